@@ -1,0 +1,51 @@
+"""Figures (matplotlib, Agg backend, imported on demand). Files are written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lrrec.errors import LrrecError
+from lrrec.schedules.config import ScheduleConfig
+
+
+def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
+    """Save a matplotlib figure to `out` via a temporary file, so a failure leaves no partial file."""
+    path = Path(out)
+    if path.suffix.lower() != ".png":
+        raise LrrecError(f"--out must be a .png file, got {path.name!r}")
+    if not path.parent.exists():
+        raise LrrecError(f"folder {path.parent} does not exist; create it or choose another --out")
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)  # type: ignore[attr-defined]
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str | os.PathLike[str]) -> None:
+    """Plot the LR of each config over `total_steps` steps on one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    steps = range(total_steps)
+    for config in configs:
+        ax.plot(steps, config.lrs(steps, total_steps), label=f"{config.name} ({config.family})")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(f"LR schedules over {total_steps} steps")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        save_figure(fig, out)
+    finally:
+        plt.close(fig)
