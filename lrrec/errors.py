@@ -27,3 +27,15 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnknownNameErr
     close = difflib.get_close_matches(name, valid, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return UnknownNameError(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid)}")
+
+
+class StoreError(LrrecError):
+    """The experience store cannot be opened or used (locked too long, not a store, newer schema)."""
+
+
+class IngestError(LrrecError):
+    """Input that cannot be ingested; nothing was written. `problems` lists each `where: reason`."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

@@ -1,0 +1,94 @@
+"""`ingest`: read files or Optuna studies in any supported format, validate every row, write all or nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lrrec.errors import IngestError, InvalidValueError, LrrecError
+from lrrec.store.deepobs import read_deepobs
+from lrrec.store.interchange import RowParser, RunRecord
+from lrrec.store.store import Store
+from lrrec.store.tabular import read_csv, read_jsonl, read_parquet
+
+FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+             ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna", ".log": "optuna",
+             ".journal": "optuna"}
+_SHOWN_PROBLEMS = 20
+
+
+def detect_format(target: str) -> str:
+    """The format of `target` from its URL scheme or suffix; a `.jsonl` holding an Optuna journal is optuna."""
+    if "://" in target:
+        return "optuna"
+    fmt = _SUFFIXES.get(Path(target).suffix.lower())
+    if fmt is None:
+        raise IngestError(f"cannot tell the format of {target} from its name; pass --format "
+                          f"{'|'.join(FORMATS[1:])}")
+    if fmt == "jsonl" and _is_journal(Path(target)):
+        return "optuna"
+    return fmt
+
+
+def _is_journal(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            first = json.loads(handle.readline() or b"null")
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and "op_code" in first
+
+
+def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str | None = None,
+           skip_invalid: bool = False, **optuna_options: str | None) -> dict[str, Any]:
+    """Validate every row of every target, then add the new runs in one transaction.
+
+    Any invalid row rejects the whole call (nothing is written) unless `skip_invalid`, which adds the good
+    rows and reports the others. Runs already in the store are counted as duplicates, not added again.
+    `optuna_options` (study, schedule, task, metric) apply to Optuna storages only.
+    """
+    if fmt not in FORMATS:
+        raise InvalidValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not targets:
+        raise InvalidValueError("nothing to ingest; give one or more files or storage URLs")
+    records: list[RunRecord] = []
+    problems: list[str] = []
+    files = []
+    for target in targets:
+        kind = detect_format(target) if fmt == "auto" else fmt
+        if kind != "optuna" and any(optuna_options.values()):
+            raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
+        parser = RowParser(source or kind, text=kind == "csv", source_override=source is not None)
+        count = 0
+        for where, row in _reader(kind, target, optuna_options):
+            count += 1
+            try:
+                if isinstance(row, LrrecError):
+                    raise row
+                records.append(parser.parse(row, where))
+            except LrrecError as exc:
+                problems.append(f"{where}: {exc}")
+        if count == 0:
+            raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
+        files.append({"path": target, "format": kind, "rows": count})
+    if problems and not skip_invalid:
+        shown = problems[:_SHOWN_PROBLEMS]
+        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise IngestError(f"{len(problems)} invalid row(s); nothing was ingested (fix them, or pass "
+                          f"--skip-invalid to ingest the valid rows):\n  " + "\n  ".join(shown) + more, problems)
+    added, duplicates = store.add_records(records)
+    return {"store": str(store.path), "files": files, "rows": sum(f["rows"] for f in files), "added": added,
+            "duplicates": duplicates, "skipped": problems}
+
+
+def _reader(kind: str, target: str, optuna_options: dict[str, str | None]) -> Iterator[tuple[str, Any]]:
+    if kind == "optuna":
+        from lrrec.store.optuna_study import read_optuna
+
+        return read_optuna(target, **optuna_options)
+    readers: dict[str, Callable[[Path], Iterator[tuple[str, Any]]]] = {
+        "jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "deepobs": read_deepobs}
+    return readers[kind](Path(target))

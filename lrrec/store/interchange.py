@@ -1,0 +1,252 @@
+"""The interchange row: one run per row, the shape every input format is parsed into, validated once here.
+
+A row is a mapping of the fields in `FIELDS` (README: "Experience store and ingest"). `parse_row` turns it into
+a `RunRecord` with a validated `TaskFingerprint` and `ScheduleConfig`, or raises a one-line `LrrecError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from lrrec.errors import InvalidValueError, LrrecError, unknown_name
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig
+
+STATUSES = ("finished", "failed", "diverged", "interrupted", "running")
+DIRECTIONS = ("max", "min")
+
+# field -> kind. "task"/"schedule" are name-or-object; "object" fields may be given as JSON text.
+FIELDS: dict[str, str] = {
+    "run_id": "str", "task": "task", "schedule": "schedule", "lr": "float", "schedule_params": "object",
+    "seed": "int", "optimizer": "str", "optimizer_params": "object", "batch_size": "count", "epochs": "count",
+    "steps": "count", "status": "str", "metric_name": "str", "direction": "str", "final_metric": "float",
+    "best_metric": "float", "target_value": "float", "time_to_target_s": "float", "step_to_target": "int",
+    "wall_time_s": "float", "device": "str", "lrrec_version": "str", "library_versions": "object",
+    "source": "str", "source_ref": "str", "created_at": "time", "notes": "str", "extra": "object",
+    "curves": "list",
+}
+CURVE_FIELDS: dict[str, str] = {"step": "int", "epoch": "float", "lr": "float", "train_loss": "float",
+                                "val_loss": "float", "val_metric": "float", "extra": "object"}
+_MAX_WORDS = ("acc", "auc", "f1", "iou", "bleu")
+_MIN_WORDS = ("loss", "err", "perplexity", "mse", "mae", "nll")
+_NOT_HASHED = ("run_id", "source", "source_ref")
+
+
+@dataclass
+class RunRecord:
+    """One validated run, ready to write: its task, schedule config, run columns and curve points."""
+
+    run_id: str
+    task: TaskFingerprint
+    schedule: ScheduleConfig
+    values: dict[str, Any]  # every run column other than run_id/task_id/config_id
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    config_id: str = ""  # schedule.content_hash(), computed once
+
+    def __post_init__(self) -> None:
+        self.config_id = self.config_id or self.schedule.content_hash()
+
+
+def infer_direction(metric_name: str) -> str | None:
+    """"max" for accuracy-like names, "min" for loss/error-like names, None when the name says neither."""
+    name = metric_name.lower()
+    if any(word in name for word in _MIN_WORDS):
+        return "min"
+    if any(word in name for word in _MAX_WORDS):
+        return "max"
+    return None
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` that rejects NaN and Infinity (not JSON numbers)."""
+    def reject(token: str) -> Any:
+        raise InvalidValueError(f"{token} is not allowed; write null for a missing value")
+    try:
+        return json.loads(text, parse_constant=reject)
+    except json.JSONDecodeError as exc:
+        raise InvalidValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, no NaN: equal data gives equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
+    """Normalise one value of `kind`; `text=True` accepts numbers written as strings (CSV cells)."""
+    if isinstance(value, str) and text and value.strip() == "":
+        return None
+    if value is None:
+        return None
+    if kind in ("float", "int", "count"):
+        if isinstance(value, str) and text:
+            try:
+                value = float(value) if kind == "float" or any(c in value for c in ".eEnN") else int(value)
+            except ValueError:
+                raise InvalidValueError(f"{key} must be a number, got {value!r}") from None
+        if isinstance(value, Decimal):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidValueError(f"{key} must be a number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(value):
+            raise InvalidValueError(f"{key} must be a finite number, got {value!r}; write null for a missing value")
+        if kind == "float":
+            return float(value)
+        if value != int(value):
+            raise InvalidValueError(f"{key} must be a whole number, got {value!r}")
+        if kind == "count" and value < 1:
+            raise InvalidValueError(f"{key} must be at least 1, got {value!r}")
+        return int(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise InvalidValueError(f"{key} must be text, got {type(value).__name__} {value!r}")
+        return value
+    if kind in ("object", "list"):
+        if isinstance(value, str):
+            value = strict_json(value)
+        want = dict if kind == "object" else list
+        if not isinstance(value, want):
+            raise InvalidValueError(f"{key} must be a JSON {'object' if want is dict else 'list'}, got {value!r}")
+        _check_finite(key, value)
+        return value
+    if kind == "time":
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                raise InvalidValueError(f"{key} must be an ISO-8601 time, got {value!r}") from None
+        if not isinstance(value, datetime):
+            raise InvalidValueError(f"{key} must be an ISO-8601 time, got {value!r}")
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+    return value  # task / schedule: validated by their own classes
+
+
+def _check_finite(key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidValueError(f"{key} holds {value!r}; write null for a missing value")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(key, item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(key, item)
+
+
+class RowParser:
+    """Validates interchange rows into `RunRecord`s, caching repeated tasks and schedule configs."""
+
+    def __init__(self, source: str, text: bool = False, source_override: bool = False) -> None:
+        self.source = source
+        self.text = text
+        self.source_override = source_override
+        self._tasks: dict[str, TaskFingerprint] = {}
+        self._schedules: dict[str, tuple[ScheduleConfig, str]] = {}
+
+    def parse(self, row: Mapping[str, Any], source_ref: str) -> RunRecord:
+        """Validate one row (`source_ref` is used when the row names none) or raise `LrrecError`."""
+        if not isinstance(row, Mapping):
+            raise InvalidValueError(f"a row must be a JSON object, got {type(row).__name__}")
+        for key in row:
+            if key not in FIELDS:
+                raise unknown_name("interchange field", str(key), FIELDS)
+        v = dict.fromkeys(FIELDS)
+        v.update((key, _coerce(key, FIELDS[key], value, self.text)) for key, value in row.items())
+        if v["task"] is None or v["schedule"] is None or v["metric_name"] is None:
+            missing = [k for k in ("task", "schedule", "metric_name") if v[k] is None]
+            raise InvalidValueError(f"missing required field(s): {', '.join(missing)}")
+        task = self._task(v.pop("task"))
+        schedule, config_id = self._schedule(v.pop("schedule"), v.pop("lr"), v.pop("schedule_params"))
+        v["status"] = v["status"] or "finished"
+        if v["status"] not in STATUSES:
+            raise unknown_name("status", v["status"], STATUSES)
+        v["direction"] = v["direction"] or infer_direction(v["metric_name"])
+        if v["direction"] not in DIRECTIONS:
+            raise InvalidValueError(f"cannot tell whether {v['metric_name']!r} is better high or low; "
+                                    f"add \"direction\": \"max\" or \"min\"")
+        curves = [self._curve_point(i, p) for i, p in enumerate(v.pop("curves") or [])]
+        if v["status"] == "finished" and v["final_metric"] is None:
+            raise InvalidValueError("a finished run needs final_metric (or give another status)")
+        if v["best_metric"] is None:
+            v["best_metric"] = best_of([v["final_metric"], *(p["val_metric"] for p in curves)], v["direction"])
+        run_id = v.pop("run_id")
+        hashed = {k: v[k] for k in v if k not in _NOT_HASHED}
+        hashed.update(task=task.task_id, schedule=config_id, curves=curves)
+        if v["created_at"] is None:
+            del hashed["created_at"]
+            v["created_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+        else:
+            hashed["created_at"] = v["created_at"].isoformat()
+        if self.source_override or v["source"] is None:
+            v["source"] = self.source
+        if "source_ref" not in row:  # an explicit null (as in an export) stays null
+            v["source_ref"] = source_ref
+        run_id = run_id or hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
+        return RunRecord(run_id, task, schedule, v, curves, config_id)
+
+    def _task(self, value: Any) -> TaskFingerprint:
+        key = value if isinstance(value, str) else canonical_json(value) if isinstance(value, dict) else None
+        if key is None:
+            raise InvalidValueError(f"task must be a name like cifar10/resnet18 or an object, got {value!r}")
+        if key not in self._tasks:
+            if isinstance(value, str) and value.lstrip().startswith("{"):
+                value = strict_json(value)
+            self._tasks[key] = _validated("task", lambda: TaskFingerprint.from_name(value)
+                                          if isinstance(value, str) else TaskFingerprint.from_dict(value))
+        return self._tasks[key]
+
+    def _schedule(self, value: Any, lr: float | None, params: dict | None) -> tuple[ScheduleConfig, str]:
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            value = strict_json(value)
+        if isinstance(value, dict) and (lr is not None or params is not None):
+            raise InvalidValueError("give lr and schedule_params only with a schedule name, not a schedule object")
+        if not isinstance(value, (str, dict)):
+            raise InvalidValueError(f"schedule must be a name like cosine or an object, got {value!r}")
+        key = canonical_json([value, lr, params])
+        if key not in self._schedules:
+            flat = dict(params or {})
+            if lr is not None:
+                flat["lr"] = lr
+            config = _validated("schedule", lambda: ScheduleConfig.from_dict(value)
+                                if isinstance(value, dict) else ScheduleConfig.from_flat(value, flat))
+            self._schedules[key] = config, config.content_hash()
+        return self._schedules[key]
+
+    def _curve_point(self, index: int, point: Any) -> dict[str, Any]:
+        where = f"curves[{index}]"
+        if not isinstance(point, dict):
+            raise InvalidValueError(f"{where} must be an object with step/epoch and metrics, got {point!r}")
+        for key in point:
+            if key not in CURVE_FIELDS:
+                raise unknown_name(f"field in {where}", str(key), CURVE_FIELDS)
+        out = dict.fromkeys(CURVE_FIELDS)
+        out.update((key, _coerce(f"{where}.{key}", CURVE_FIELDS[key], value, False)) for key, value in point.items())
+        if out["step"] is None and out["epoch"] is None:
+            raise InvalidValueError(f"{where} needs a step or an epoch")
+        return out
+
+
+def _validated(what: str, build: Callable[[], Any]) -> Any:
+    """Run a constructor on imported data; a type error from odd input becomes a one-line row error."""
+    try:
+        return build()
+    except LrrecError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidValueError(f"{what}: {exc}") from None
+
+
+def best_of(values: list[float | None], direction: str) -> float | None:
+    """The best non-null value for `direction` ("max"/"min"), None if there is none."""
+    present = [x for x in values if x is not None]
+    if not present:
+        return None
+    return max(present) if direction == "max" else min(present)

@@ -1,0 +1,143 @@
+"""Optuna studies: each trial becomes a run (storage URL, SQLite file or journal file, plus a study name).
+
+lrrec's own studies carry study user attributes `lrrec.task`, `lrrec.metric`, `lrrec.budget` and (single
+schedule) `lrrec.schedule`; their trial parameters are `ScheduleConfig.from_flat` keys, or `schedule` plus
+`<schedule>.<key>` in a multi-schedule study, so they map exactly. Foreign studies need `schedule` and `task`
+from the caller; their parameters are mapped by name (see `LR_ALIASES`, `OPTIMIZER_KEYS`), the rest kept in
+`extra.unmapped_params`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from lrrec.errors import IngestError, InvalidValueError, LrrecError, unknown_name
+from lrrec.schedules import ScheduleConfig
+
+LR_ALIASES = ("lr", "learning_rate", "learning-rate", "base_lr", "initial_lr")
+OPTIMIZER_KEYS = ("momentum", "weight_decay", "nesterov", "beta1", "beta2", "betas", "eps", "epsilon", "dampening")
+_STATUS = {"COMPLETE": "finished", "FAIL": "failed", "PRUNED": "interrupted"}  # RUNNING/WAITING: not runs yet
+
+
+def read_optuna(target: str, study: str | None = None, schedule: str | None = None, task: str | None = None,
+                metric: str | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield `(target#study/trial, interchange row)` for every finished, failed or pruned trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        storage = _storage(target)
+        names = optuna.study.get_all_study_names(storage)
+    except LrrecError:
+        raise
+    except Exception as exc:  # a foreign library reading a foreign file: report, never crash
+        raise IngestError(f"{target}: not a readable Optuna storage ({type(exc).__name__}: {exc})") from None
+    if not names:
+        raise IngestError(f"{target}: no Optuna study in it (not an Optuna storage, or an empty one)")
+    if study is None:
+        if len(names) != 1:
+            raise IngestError(f"{target} holds {len(names)} studies ({', '.join(names)}); "
+                              f"pass --study NAME")
+        study = names[0]
+    if study not in names:
+        raise IngestError(str(unknown_name(f"study in {target}", study, names)))
+    loaded = optuna.load_study(study_name=study, storage=storage)
+    if len(loaded.directions) != 1:
+        raise IngestError(f"study {study} has {len(loaded.directions)} objectives; lrrec ingests "
+                          f"single-objective studies")
+    attrs = loaded.user_attrs
+    base = _study_fields(attrs, loaded.direction.name, schedule, task, metric)
+    for trial in loaded.get_trials(deepcopy=False):
+        status = _STATUS.get(trial.state.name)
+        if status is None:
+            continue
+        where = f"{target}#{study}/{trial.number}"
+        try:
+            yield where, _trial_row(trial, status, base, attrs.get("lrrec.schedule") or schedule,
+                                    "lrrec.task" in attrs, study)
+        except LrrecError as exc:
+            yield where, exc
+
+
+def _storage(target: str) -> Any:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" in target:
+        if target.startswith("sqlite:///") and not Path(target[len("sqlite:///"):]).is_file():
+            raise IngestError(f"{target}: no such SQLite file")
+        return optuna.storages.RDBStorage(target)
+    path = Path(target)
+    if not path.is_file():
+        raise IngestError(f"{target}: no such file")
+    with open(path, "rb") as handle:
+        if handle.read(16).startswith(b"SQLite format 3"):
+            return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _study_fields(attrs: Mapping[str, Any], direction: str, schedule: str | None, task: str | None,
+                  metric: str | None) -> dict[str, Any]:
+    """Row fields shared by every trial: task, metric, budget."""
+    task_value = attrs.get("lrrec.task") or task
+    if task_value is None:
+        raise IngestError("this study has no lrrec.task attribute; pass --task DATASET/MODEL (or --dataset "
+                          "and --model)")
+    if "lrrec.schedule" not in attrs and schedule is None and not _is_multi(attrs):
+        raise IngestError("this study has no lrrec.schedule attribute; pass --schedule NAME "
+                          "(see `lrrec schedules list`)")
+    metric_attr = attrs.get("lrrec.metric") or {}
+    budget = attrs.get("lrrec.budget") or {}
+    return {"task": task_value, "metric_name": metric_attr.get("name") or metric or "objective",
+            "direction": metric_attr.get("direction") or ("max" if direction == "MAXIMIZE" else "min"),
+            "epochs": budget.get("epochs"), "steps": budget.get("steps"), "batch_size": budget.get("batch_size"),
+            "optimizer": budget.get("optimizer"), "optimizer_params": budget.get("optimizer_params")}
+
+
+def _is_multi(attrs: Mapping[str, Any]) -> bool:
+    return "lrrec.task" in attrs and "lrrec.schedule" not in attrs
+
+
+def _trial_row(trial: Any, status: str, base: Mapping[str, Any], schedule: str | None, own: bool,
+               study: str) -> dict[str, Any]:
+    params = dict(trial.params)
+    extra: dict[str, Any] = {"optuna_study": study, "optuna_trial": trial.number}
+    row = dict(base)
+    if "schedule" in params and (own or schedule is None):
+        name = str(params.pop("schedule"))
+        prefix = name + "."
+        flat = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+        rest = {k: v for k, v in params.items() if not k.startswith(prefix)}
+    elif own:
+        name, flat, rest = str(schedule), params, {}
+    else:
+        name, flat, rest = str(schedule), {}, {}
+        keys = set(ScheduleConfig.create(name).flat())
+        optimizer = dict(row.get("optimizer_params") or {})
+        for key, value in params.items():
+            if key in LR_ALIASES:
+                flat["lr"] = value
+            elif key in keys:
+                flat[key] = value
+            elif key in OPTIMIZER_KEYS:
+                optimizer[key] = value
+            elif key == "batch_size":
+                row["batch_size"] = value
+            else:
+                rest[key] = value
+        row["optimizer_params"] = optimizer or None
+    if rest:
+        extra["unmapped_params"] = rest
+    if status == "finished" and trial.value is None:
+        raise InvalidValueError("a complete trial without a value")
+    started, completed = trial.datetime_start, trial.datetime_complete
+    row.update(schedule=name, schedule_params=flat, status=status, extra=extra,
+               final_metric=trial.value, seed=trial.user_attrs.get("lrrec.seed"),
+               curves=[{"epoch": step, "val_metric": value if math.isfinite(value) else None} for step, value in
+                       sorted(trial.intermediate_values.items())] or None,
+               created_at=started, wall_time_s=(completed - started).total_seconds()
+               if started and completed else None)
+    return {k: v for k, v in row.items() if v is not None}

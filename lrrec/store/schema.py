@@ -1,0 +1,64 @@
+"""The store's schema: its version, and one migration per version step (the only DDL in lrrec).
+
+`MIGRATIONS[i]` takes a store from version `i` to `i + 1`; a new store runs all of them, so every step is
+exercised. Never edit a released step: append a new one and bump nothing else (SCHEMA_VERSION follows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_V1 = [
+    "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    """CREATE TABLE tasks (
+        task_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, dataset VARCHAR NOT NULL, model VARCHAR NOT NULL,
+        task_kind VARCHAR NOT NULL, n_train BIGINT, n_classes BIGINT, input_numel BIGINT, input_shape JSON,
+        class_balance DOUBLE, data_hash VARCHAR, n_params BIGINT, forward_flops DOUBLE, depth BIGINT,
+        has_norm BOOLEAN, has_residual BOOLEAN, fingerprint JSON NOT NULL)""",
+    """CREATE TABLE schedules (
+        config_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, family VARCHAR NOT NULL, lr DOUBLE NOT NULL,
+        params JSON NOT NULL, warmup JSON, config JSON NOT NULL)""",
+    """CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY, task_id VARCHAR NOT NULL, config_id VARCHAR NOT NULL, seed BIGINT,
+        optimizer VARCHAR, optimizer_params JSON, batch_size BIGINT, epochs BIGINT, steps BIGINT,
+        status VARCHAR NOT NULL, metric_name VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+        final_metric DOUBLE, best_metric DOUBLE, target_value DOUBLE, time_to_target_s DOUBLE,
+        step_to_target BIGINT, wall_time_s DOUBLE, device VARCHAR, lrrec_version VARCHAR,
+        library_versions JSON, source VARCHAR NOT NULL, source_ref VARCHAR, created_at TIMESTAMP NOT NULL,
+        notes VARCHAR, extra JSON)""",
+    """CREATE TABLE curves (
+        run_id VARCHAR NOT NULL, step BIGINT, epoch DOUBLE, lr DOUBLE, train_loss DOUBLE, val_loss DOUBLE,
+        val_metric DOUBLE, extra JSON)""",
+    "CREATE INDEX curves_run ON curves (run_id)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Column order of the run-level tables, shared by the writer and the export (DDL above is the source).
+TASK_COLUMNS = ("task_id", "name", "dataset", "model", "task_kind", "n_train", "n_classes", "input_numel",
+                "input_shape", "class_balance", "data_hash", "n_params", "forward_flops", "depth", "has_norm",
+                "has_residual", "fingerprint")
+SCHEDULE_COLUMNS = ("config_id", "name", "family", "lr", "params", "warmup", "config")
+RUN_COLUMNS = ("run_id", "task_id", "config_id", "seed", "optimizer", "optimizer_params", "batch_size", "epochs",
+               "steps", "status", "metric_name", "direction", "final_metric", "best_metric", "target_value",
+               "time_to_target_s", "step_to_target", "wall_time_s", "device", "lrrec_version",
+               "library_versions", "source", "source_ref", "created_at", "notes", "extra")
+CURVE_COLUMNS = ("run_id", "step", "epoch", "lr", "train_loss", "val_loss", "val_metric", "extra")
+
+
+def schema_version(con: Any) -> int:
+    """The version of the store behind `con` (0 for an empty database)."""
+    has_meta = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+    if not has_meta:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: Any, current: int) -> None:
+    """Apply every migration after `current` inside the caller's transaction and record the new version."""
+    for statements in MIGRATIONS[current:]:
+        for statement in statements:
+            con.execute(statement)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(len(MIGRATIONS))])

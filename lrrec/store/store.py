@@ -1,0 +1,177 @@
+"""`open_store` and `Store`: the DuckDB experience store (the only code in lrrec that talks SQL).
+
+Every operation opens a short connection, does one transaction and closes it, so several processes can share
+one store file: DuckDB lets one process write at a time, and a busy store is retried here, never reported.
+A process killed mid-transaction loses only that transaction (DuckDB's write-ahead log).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lrrec.errors import InvalidValueError, StoreError
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig
+from lrrec.store.interchange import RunRecord
+from lrrec.store.run import Run
+from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
+from lrrec.store.writer import write_records
+
+LOCK_TIMEOUT_S = 600.0
+EXPORT_FORMATS = ("parquet", "csv", "jsonl")
+_EXPORT_SQL = """
+SELECT r.run_id, t.fingerprint AS task, s.config AS schedule, r.seed, r.optimizer, r.optimizer_params,
+       r.batch_size, r.epochs, r.steps, r.status, r.metric_name, r.direction, r.final_metric, r.best_metric,
+       r.target_value, r.time_to_target_s, r.step_to_target, r.wall_time_s, r.device, r.lrrec_version,
+       r.library_versions, r.source, r.source_ref, strftime(r.created_at, '%Y-%m-%dT%H:%M:%S.%f') AS created_at,
+       r.notes, r.extra, c.curves
+FROM runs r JOIN tasks t USING (task_id) JOIN schedules s USING (config_id)
+LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, val_loss, val_metric, extra)
+                                       ORDER BY step, epoch)) AS curves
+           FROM curves GROUP BY run_id) c USING (run_id)
+ORDER BY r.created_at, r.run_id
+"""
+
+
+def default_store_path() -> Path:
+    """The store used when neither `--store` nor `LRREC_STORE` names one: the user's data folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lrrec")) / "store.duckdb"
+
+
+def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S) -> Store:
+    """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder."""
+    chosen = path or os.environ.get("LRREC_STORE") or default_store_path()
+    store = Store(Path(chosen).expanduser(), lock_timeout_s)
+    store.ensure_schema()
+    return store
+
+
+class Store:
+    """One store file. Cheap to create; holds no connection between calls."""
+
+    def __init__(self, path: Path, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
+        self.path = path
+        self.lock_timeout_s = lock_timeout_s
+
+    # -- connections -------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed on success, rolled back on any exception."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.Error as exc:
+                reason = str(exc).splitlines()[0]
+                if "lock" not in reason.lower():
+                    raise StoreError(f"cannot open store {self.path}: {reason}; pass another --store PATH") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(f"store {self.path} stayed locked by another process for "
+                                     f"{self.lock_timeout_s:g} s; retry when it finishes") from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+    def ensure_schema(self) -> None:
+        """Create or migrate the schema; a new store also receives the bundled literature prior."""
+        with self.transaction() as con:
+            current = schema_version(con)
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"store {self.path} has schema version {current}, newer than this lrrec's "
+                                 f"{SCHEMA_VERSION}; upgrade lrrec")
+            if current < SCHEMA_VERSION:
+                migrate(con, current)
+            if current == 0:
+                from lrrec.store.literature import literature_records
+
+                write_records(con, literature_records())
+
+    # -- writing -----------------------------------------------------------------------------------------
+    def start_run(self, task: TaskFingerprint | Mapping[str, Any] | str,
+                  schedule: ScheduleConfig | Mapping[str, Any] | str, **settings: Any) -> Run:
+        """Begin a run (recorded now as `running`); use as `with store.start_run(...) as run:`. See `Run`."""
+        return Run.begin(self, task, schedule, **settings)
+
+    def add_records(self, records: Sequence[RunRecord]) -> tuple[int, int]:
+        """Write validated runs in one transaction; returns (added, already present)."""
+        with self.transaction() as con:
+            return write_records(con, records)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def runs(self, source: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Every run (optionally of one source/status) with its task name, schedule name/family and config."""
+        where, params = _filters({"r.source": source, "r.status": status})
+        return self._query(f"""SELECT r.*, t.name AS task, s.name AS schedule, s.family, s.config AS schedule_config
+                               FROM runs r JOIN tasks t USING (task_id) JOIN schedules s USING (config_id)
+                               {where} ORDER BY r.created_at, r.run_id""", params)
+
+    def curves(self, run_id: str) -> list[dict[str, Any]]:
+        """The curve points of one run, in step/epoch order."""
+        return self._query("SELECT * FROM curves WHERE run_id = ? ORDER BY step, epoch", [run_id])
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task with its feature columns."""
+        return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
+
+    def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        with self.transaction() as con:
+            cursor = con.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def info(self) -> dict[str, Any]:
+        """Counts: runs, tasks, configs, curve points, and runs by source, task, family and status."""
+        with self.transaction() as con:
+            def count(sql: str) -> int:
+                return int(con.execute(sql).fetchone()[0])
+
+            def grouped(expr: str) -> dict[str, int]:
+                rows = con.execute(f"""SELECT {expr} AS k, count(*) AS n FROM runs r JOIN tasks t USING (task_id)
+                                       JOIN schedules s USING (config_id) GROUP BY k ORDER BY n DESC, k""").fetchall()
+                return {str(k): int(n) for k, n in rows}
+
+            return {"path": str(self.path), "schema_version": schema_version(con),
+                    "runs": count("SELECT count(*) FROM runs"), "tasks": count("SELECT count(*) FROM tasks"),
+                    "schedule_configs": count("SELECT count(*) FROM schedules"),
+                    "curve_points": count("SELECT count(*) FROM curves"),
+                    "by_source": grouped("r.source"), "by_task": grouped("t.name"),
+                    "by_family": grouped("s.family"), "by_status": grouped("r.status")}
+
+    def export(self, out: str | os.PathLike[str], fmt: str) -> int:
+        """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl."""
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction() as con:
+            con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
+            return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+
+def _filters(conditions: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    used = {column: value for column, value in conditions.items() if value is not None}
+    where = " AND ".join(f"{column} = ?" for column in used)
+    return (f"WHERE {where}" if where else ""), list(used.values())

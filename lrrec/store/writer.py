@@ -1,0 +1,81 @@
+"""Writing validated `RunRecord`s: one bulk insert per table, deduplicated by run_id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import duckdb
+
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig
+from lrrec.store.interchange import FIELDS, RunRecord, canonical_json
+
+_JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if kind == "object")
+
+
+def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord]) -> tuple[int, int]:
+    """Insert runs not yet in the store (by run_id) with their tasks, configs and curves; (added, duplicates)."""
+    unique: dict[str, RunRecord] = {}
+    for record in records:
+        unique.setdefault(record.run_id, record)
+    total = len(unique)
+    if unique:
+        present = con.execute("SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+                              [list(unique)]).fetchall()
+        for (run_id,) in present:
+            del unique[run_id]
+    new = list(unique.values())
+    tasks = {r.task.task_id: r.task for r in new}
+    configs = {r.config_id: r.schedule for r in new}
+    insert_rows(con, "tasks", [task_row(t) for t in tasks.values()], keep_existing=True)
+    insert_rows(con, "schedules", [schedule_row(c, i) for i, c in configs.items()], keep_existing=True)
+    insert_rows(con, "runs", [run_row(r) for r in new])
+    insert_rows(con, "curves", [curve_row(r.run_id, p) for r in new for p in r.curves])
+    return len(new), total - len(new)
+
+
+def task_row(task: TaskFingerprint) -> dict[str, Any]:
+    """A `tasks` table row: one column per feature plus the canonical JSON."""
+    data = task.to_dict()
+    data.pop("extra")
+    data["input_shape"] = None if task.input_shape is None else canonical_json(task.input_shape)
+    return {"task_id": task.task_id, **data, "fingerprint": task.to_json()}
+
+
+def schedule_row(config: ScheduleConfig, config_id: str) -> dict[str, Any]:
+    """A `schedules` table row (`config_id` is the config's content hash)."""
+    data = config.to_dict()
+    return {"config_id": config_id, "name": config.name, "family": config.family, "lr": config.lr,
+            "params": canonical_json(data["params"]),
+            "warmup": None if data["warmup"] is None else canonical_json(data["warmup"]), "config": config.to_json()}
+
+
+def run_row(record: RunRecord) -> dict[str, Any]:
+    """A `runs` table row."""
+    row = {"run_id": record.run_id, "task_id": record.task.task_id, "config_id": record.config_id,
+           **record.values}
+    for key in _JSON_FIELDS:
+        if key in row and row[key] is not None:
+            row[key] = canonical_json(row[key])
+    return row
+
+
+def curve_row(run_id: str, point: Mapping[str, Any]) -> dict[str, Any]:
+    """A `curves` table row."""
+    extra = point.get("extra")
+    return {"run_id": run_id, **point, "extra": None if extra is None else canonical_json(extra)}
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]],
+                keep_existing: bool = False) -> None:
+    """Bulk insert (column lists bound as parameters, unnested in SQL); `keep_existing` skips known keys."""
+    if not rows:
+        return
+    columns = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                          "ORDER BY ordinal_position", [table]).fetchall()
+    selects = [f"unnest(${i}::VARCHAR[])::JSON" if kind == "JSON" else f"unnest(${i}::{kind}[])"
+               for i, (_, kind) in enumerate(columns, start=1)]
+    params = [[row.get(name) for row in rows] for name, _ in columns]
+    verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
+    con.execute(f"{verb} INTO {table} SELECT {', '.join(selects)}", params)

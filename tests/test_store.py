@@ -1,0 +1,145 @@
+"""The DuckDB store: location, schema and migrations, the run API, export/import, literature prior."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lrrec.errors import InvalidValueError, StoreError
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig
+from lrrec.store import ingest, open_store, schema
+from lrrec.store.store import default_store_path
+
+LITERATURE = Path(__file__).resolve().parents[1] / "lrrec" / "data" / "literature.jsonl"
+TASK = TaskFingerprint(name="digits/mlp", dataset="digits", model="mlp", n_train=1437, n_classes=10)
+
+
+def test_location_argument_beats_env_beats_user_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LRREC_STORE", raising=False)
+    assert default_store_path() == tmp_path / "xdg" / "lrrec" / "store.duckdb"
+    assert open_store().path == default_store_path() and default_store_path().is_file()
+    monkeypatch.setenv("LRREC_STORE", str(tmp_path / "env.duckdb"))
+    assert open_store().path == tmp_path / "env.duckdb"
+    assert open_store(tmp_path / "arg.duckdb").path == tmp_path / "arg.duckdb"
+
+
+def test_new_store_holds_the_cited_literature_prior(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    runs = store.runs(source="literature")
+    assert len(runs) == len(LITERATURE.read_text().splitlines()) == store.info()["runs"]
+    assert all(r["source_ref"] and r["notes"] and r["final_metric"] is not None for r in runs)
+    by = {(r["task"], r["schedule"]): r["final_metric"] for r in runs}
+    assert by[("cifar100/resnet-50", "htd")] == 0.7081 and by[("cifar10/wrn-28-10", "constant")] == 0.9192
+    sgdr = next(r for r in runs if r["task"] == "cifar10/wrn-28-20")
+    assert json.loads(sgdr["schedule_config"])["params"]["t0_frac"] == 10 / sgdr["epochs"]
+    open_store(tmp_path / "s.duckdb")  # reopening loads nothing twice
+    assert store.info()["runs"] == len(runs)
+
+
+def test_finished_run_records_metrics_curves_and_target(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    cfg = ScheduleConfig.create("cosine", lr=0.05)
+    with store.start_run(TASK, cfg, seed=3, optimizer="sgd", optimizer_params={"momentum": 0.9}, batch_size=64,
+                         epochs=3, steps=69, target_value=0.8, device="cpu") as run:
+        assert store.runs(source="lrrec")[0]["status"] == "running"
+        for epoch, acc in enumerate([0.5, 0.85, 0.82], start=1):
+            run.log_metrics({"train_loss": 1.0 / epoch, "val_accuracy": acc, "lr": 0.05, "grad_norm": 2.0},
+                            step=23 * epoch, epoch=epoch)
+    (row,) = store.runs(source="lrrec")
+    assert row["status"] == "finished" and row["final_metric"] == 0.82 and row["best_metric"] == 0.85
+    assert row["step_to_target"] == 46 and row["time_to_target_s"] <= row["wall_time_s"]
+    assert json.loads(row["optimizer_params"]) == {"momentum": 0.9} and row["seed"] == 3
+    assert json.loads(row["schedule_config"]) == cfg.to_dict() and row["lrrec_version"]
+    assert "duckdb" in json.loads(row["library_versions"])
+    curve = store.curves(row["run_id"])
+    assert [p["val_metric"] for p in curve] == [0.5, 0.85, 0.82]
+    assert json.loads(curve[0]["extra"]) == {"grad_norm": 2.0}
+
+
+@pytest.mark.parametrize("error, status", [(ValueError("boom"), "failed"), (KeyboardInterrupt(), "interrupted")])
+def test_escaping_exception_ends_run_and_keeps_what_was_logged(tmp_path, error, status):
+    store = open_store(tmp_path / "s.duckdb")
+    with pytest.raises(type(error)):
+        with store.start_run("digits/mlp", "step", metric_name="val_loss") as run:
+            run.log_metrics({"val_loss": 0.7}, step=1)
+            run.log_metrics({"val_loss": 0.6}, step=2)
+            raise error
+    (row,) = store.runs(source="lrrec")
+    assert row["status"] == status and row["best_metric"] == 0.6 and row["direction"] == "min"
+    assert len(store.curves(row["run_id"])) == 2 and type(error).__name__ in row["notes"]
+
+
+def test_non_finite_loss_marks_the_run_diverged(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    with store.start_run("digits/mlp", "constant") as run:
+        run.log_metrics({"train_loss": 2.0, "val_accuracy": 0.3}, step=1)
+        run.log_metrics({"train_loss": float("nan"), "val_accuracy": 0.1}, step=2)
+    (row,) = store.runs(source="lrrec")
+    assert row["status"] == "diverged" and store.curves(row["run_id"])[1]["train_loss"] is None
+
+
+def test_run_settings_are_validated_before_anything_is_written(tmp_path):
+    store = open_store(tmp_path / "s.duckdb")
+    with pytest.raises(InvalidValueError, match="batch_size"):
+        store.start_run("digits/mlp", "cosine", batch_size=0)
+    with pytest.raises(InvalidValueError, match="better high or low"):
+        store.start_run("digits/mlp", "cosine", metric_name="score2")
+    assert store.runs(source="lrrec") == []
+
+
+def test_newer_schema_is_refused_and_other_files_are_reported(tmp_path):
+    path = tmp_path / "s.duckdb"
+    open_store(path)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(StoreError, match="version 99.*upgrade lrrec"):
+        open_store(path)
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    with pytest.raises(StoreError, match="cannot open store"):
+        open_store(tmp_path / "notes.txt")
+
+
+def test_a_later_migration_upgrades_an_existing_store_in_place(tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    before = open_store(path).info()["runs"]
+    step = ["ALTER TABLE runs ADD COLUMN note2 VARCHAR"]
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
+    monkeypatch.setattr("lrrec.store.store.SCHEMA_VERSION", 2)
+    store = open_store(path)
+    assert store.info()["schema_version"] == 2 and store.info()["runs"] == before
+    assert "note2" in store.runs()[0]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_importing_an_export_reproduces_the_store(tmp_path, fmt):
+    """Literature + DeepOBS samples + live runs, exported and imported into an empty store."""
+    src = open_store(tmp_path / "a.duckdb")
+    ingest(src, [str(p) for p in sorted(_deepobs().glob("*.json"))])
+    with src.start_run(TASK, "sgdr", seed=1) as run:
+        run.log_metrics({"val_accuracy": 0.4, "train_loss": 1 / 3}, step=10, epoch=0.5)
+    with pytest.raises(RuntimeError), src.start_run(TASK, "wsd", metric_name="val_loss") as run:
+        raise RuntimeError("x")
+    out = tmp_path / f"runs.{fmt}"
+    assert src.export(out, fmt) == src.info()["runs"]
+    dst = open_store(tmp_path / "b.duckdb")
+    report = ingest(dst, [str(out)])
+    assert report["duplicates"] == len(src.runs(source="literature"))
+    assert _tables(dst) == _tables(src)
+    assert ingest(dst, [str(out)])["added"] == 0
+
+
+def _deepobs() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "deepobs_sample"
+
+
+def _tables(store) -> dict:
+    con = duckdb.connect(str(store.path), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("tasks", "schedules", "runs", "curves")}
+    finally:
+        con.close()

@@ -1,0 +1,59 @@
+"""`lrrec store info|export` and `lrrec ingest`: thin wrappers, checked by reopening the store."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from lrrec.cli import cli
+from lrrec.store import open_store
+
+DEEPOBS = Path(__file__).resolve().parents[2] / "shared" / "data" / "deepobs_sample"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_ingest_info_export_round_trip(tmp_path):
+    db, out = str(tmp_path / "s.duckdb"), str(tmp_path / "all.parquet")
+    files = [str(p) for p in sorted(DEEPOBS.glob("*.json"))]
+    result = run("ingest", *files, "--store", db, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["added"] == 4
+    info = json.loads(run("store", "info", "--store", db, "--json").output)
+    assert info == open_store(db).info() and info["by_source"]["deepobs"] == 4
+    text = run("store", "info", "--store", db).output
+    assert "fmnist/2c2d" in text and "literature" in text
+    assert run("store", "export", out, "--format", "parquet", "--store", db).exit_code == 0
+    again = run("ingest", out, "--store", str(tmp_path / "t.duckdb"))
+    assert again.exit_code == 0 and f"{info['runs'] - info['by_source']['literature']} runs added" in again.output
+
+
+def test_env_var_names_the_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRREC_STORE", str(tmp_path / "env.duckdb"))
+    assert json.loads(run("store", "info", "--json").output)["path"] == str(tmp_path / "env.duckdb")
+
+
+def test_bad_file_is_one_error_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task": "a/b", "schedule": "cosin", "metric_name": "acc", "final_metric": 1}\n')
+    result = run("ingest", str(bad), "--store", str(tmp_path / "s.duckdb"))
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: 1 invalid row(s)") and f"{bad}:1: unknown schedule 'cosin'" in result.output
+    skipped = run("ingest", str(bad), "--skip-invalid", "--store", str(tmp_path / "s.duckdb"))
+    assert skipped.exit_code == 0 and "0 runs added" in skipped.output and "skipped" in skipped.output
+    assert "--task" in run("ingest", str(bad), "--dataset", "x", "--store", str(tmp_path / "s.duckdb")).output
+
+
+def test_every_new_command_has_help():
+    for args in (["store", "info"], ["store", "export"], ["ingest"]):
+        result = run(*args, "--help")
+        assert result.exit_code == 0 and "--store" in result.output
+
+
+def test_cli_import_loads_no_heavy_library():
+    code = "import sys, lrrec.cli; print(sorted(m for m in ('duckdb', 'pandas', 'torch', 'optuna') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

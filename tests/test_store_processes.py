@@ -1,0 +1,77 @@
+"""Real processes: four concurrent writers, and writers killed with SIGKILL at arbitrary moments."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lrrec.store import open_store
+
+WRITER = """
+import sys
+from lrrec.store import open_store
+store = open_store(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    with store.start_run("digits/mlp", "cosine", seed=i, source=sys.argv[2], flush_interval_s=0.0) as run:
+        for epoch in range(4):
+            run.log_metrics({"train_loss": 1.0 / (epoch + 1), "val_accuracy": 0.2 * epoch}, step=epoch, epoch=epoch)
+    print(run.run_id, flush=True)
+"""
+
+
+def _spawn(tmp_path: Path, *args: str) -> subprocess.Popen:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_four_writer_processes_lose_no_run(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    workers = [_spawn(tmp_path, path, f"worker{i}", "6") for i in range(4)]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
+    store = open_store(path)
+    for i, (out, _) in enumerate(outputs):
+        runs = store.runs(source=f"worker{i}")
+        assert sorted(r["run_id"] for r in runs) == sorted(out.split())
+        assert all(r["status"] == "finished" and r["final_metric"] == pytest.approx(0.6) for r in runs)
+        assert all(len(store.curves(r["run_id"])) == 4 for r in runs)
+
+
+def test_sigkill_leaves_a_readable_store_with_every_finished_run(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    open_store(path)
+    finished: list[str] = []
+    for delay in (0.4, 0.9, 1.5):  # kill at different points of the write cycle
+        proc = _spawn(tmp_path, path, "killed", "1000")
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        finished += out.split()
+        store = open_store(path)  # readable and writable again
+        runs = {r["run_id"]: r for r in store.runs(source="killed")}
+        assert set(finished) <= set(runs)
+        for run_id in finished:
+            assert runs[run_id]["status"] == "finished" and len(store.curves(run_id)) == 4
+        assert all(runs[r]["status"] == "running" for r in set(runs) - set(finished))  # the one cut short
+    assert finished, "no run finished before the kills; raise the delays"
+
+
+def test_sigkill_during_a_bulk_ingest_leaves_all_or_nothing(tmp_path):
+    """Synthetic rows (this is about atomicity, not content): 30,000 runs in one file."""
+    path = str(tmp_path / "s.duckdb")
+    before = open_store(path).info()["runs"]
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(f'{{"task": "t/m", "schedule": "cosine", "lr": 0.1, "seed": {i}, '
+                            f'"metric_name": "val_loss", "final_metric": {i / 7}}}\n' for i in range(30000)))
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from lrrec.store import open_store, ingest; "
+                             "ingest(open_store(sys.argv[1]), [sys.argv[2]])", path, str(rows)])
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert open_store(path).info()["runs"] in (before, before + 30000)
