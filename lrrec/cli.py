@@ -148,6 +148,220 @@ def schedules_plot(names: tuple[str, ...], settings: tuple[str, ...], steps: int
     click.echo(f"wrote {out}")
 
 
+# --- tasks and training -------------------------------------------------------------------------------------
+store_option = click.option("--store", "store_path", default=None, metavar="PATH",
+                            help="Experience store file (default: $LRREC_STORE, else the user data folder).")
+data_root_option = click.option("--data-root", default=None, type=click.Path(file_okay=False),
+                                help="Folder holding CIFAR / ImageNet data for tasks that need it.")
+
+
+@cli.group(cls=LrrecGroup)
+def tasks() -> None:
+    """Built-in training tasks."""
+
+
+@tasks.command("list")
+@json_option
+def tasks_list(as_json: bool) -> None:
+    """List the built-in tasks with their default budgets."""
+    from lrrec.runners.tasks import TASKS
+
+    rows = [{"name": t.name, "dataset": t.dataset, "model": t.model, "kind": t.kind, "metric": t.metric,
+             "needs_data_root": t.needs_data_root, "epochs": t.budget.epochs, "batch_size": t.budget.batch_size,
+             "summary": t.summary} for t in TASKS.values()]
+    if as_json:
+        emit_json(rows)
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['epochs']:>4} ep  bs {r['batch_size']:<4} {r['summary']}")
+
+
+def _budget_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs (default: the task's)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default: the task's)."),
+        click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None,
+                     help="Optimizer (default: the task's, SGD with momentum)."),
+        click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: CUDA when present)."),
+        data_root_option, store_option, json_option,
+    ]):
+        func = option(func)
+    return func
+
+
+@cli.command("run")
+@click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
+@click.option("--schedule", "schedule_name", required=True, help="A schedule from `lrrec schedules list`.")
+@set_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@_budget_options
+def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], seed: int, epochs: int | None,
+                batch_size: int | None, optimizer: str | None, device: str | None, data_root: str | None,
+                store_path: str | None, as_json: bool) -> None:
+    """Train a task under a schedule and record the run and its curve in the store."""
+    from lrrec.runners.execute import _budget, describe, run_one
+    from lrrec.runners.tasks import get_task
+    from lrrec.schedules import ScheduleConfig
+    from lrrec.store.store import open_store
+
+    task = get_task(task_name)
+    config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
+    budget = _budget(task, epochs, batch_size, optimizer)
+    store = open_store(store_path)
+    try:
+        result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
+                         progress=not as_json)
+    except KeyboardInterrupt:
+        click.echo("interrupted: the run is recorded as interrupted with the epochs it finished", err=True)
+        raise SystemExit(130) from None
+    summary = describe(result)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{summary['status']}: {task.name} {config.name} seed {seed}: {summary['metric']} final "
+                   f"{summary['final_metric']} best {summary['best_metric']} in {summary['wall_time_s']} s "
+                   f"on {summary['device']} (run {summary['run_id']})")
+
+
+@cli.command("sweep")
+@click.option("--tasks", "task_names", required=True, help="Comma-separated task names.")
+@click.option("--schedules", "schedule_names", required=True,
+              help="Comma-separated schedule names, or 'families' for each family's default schedule.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds 0..N-1 per config.")
+@click.option("--lr-grid", default=None, help="Comma-separated initial LRs (default: each schedule's default LR).")
+@click.option("--population", is_flag=True,
+              help="Train all configs of a small norm-free task at once (torch.func.vmap); same outcomes.")
+@_budget_options
+def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
+                  epochs: int | None, batch_size: int | None, optimizer: str | None, device: str | None,
+                  data_root: str | None, store_path: str | None, as_json: bool) -> None:
+    """Train many runs, recording each as it finishes; a rerun skips what is already done."""
+    from lrrec.runners.execute import describe, sweep
+    from lrrec.store.store import open_store
+
+    names = _split(schedule_names)
+    if names == ["families"]:
+        names = list(FAMILY_DEFAULTS.values())
+    grid = [_float(v, "--lr-grid") for v in _split(lr_grid)] if lr_grid else None
+    store = open_store(store_path)
+    lines: list[dict[str, Any]] = []
+
+    def report(result: Any) -> None:
+        summary = describe(result)
+        lines.append(summary)
+        if not as_json:
+            click.echo(f"{summary['status']:<9} {summary['task']:<18} {summary['schedule']['name']:<14} "
+                       f"lr {summary['schedule']['lr']:<8g} seed {summary['seed']}  {summary['metric']} "
+                       f"{summary['final_metric']}  {summary['wall_time_s']} s")
+
+    try:
+        sweep(store, _split(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
+              population=population)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
+        raise SystemExit(130) from None
+    if as_json:
+        emit_json(lines)
+    else:
+        click.echo(f"{len(lines)} runs recorded in {store.path}")
+
+
+# One representative schedule per family (the survey's section-4 choices).
+FAMILY_DEFAULTS = {"constant": "constant", "piecewise": "step", "smooth": "cosine", "cyclical": "sgdr",
+                   "warmup": "warmup_cosine"}
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _float(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidValueError(f"{option} takes numbers separated by commas, got {text!r}") from None
+
+
+# --- store and ingest -----------------------------------------------------------------------------------
+store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
+                            help="Store file (default: $LRREC_STORE, else the user data folder).")
+
+
+@cli.group(cls=LrrecGroup)
+def store() -> None:
+    """Inspect and export the experience store."""
+
+
+@store.command("info")
+@store_option
+@json_option
+def store_info(store_path: str | None, as_json: bool) -> None:
+    """Counts of runs by source, task, schedule family and status."""
+    from lrrec.store import open_store
+
+    info = open_store(store_path).info()
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{info['path']} (schema {info['schema_version']}): {info['runs']} runs, {info['tasks']} tasks, "
+               f"{info['schedule_configs']} schedule configs, {info['curve_points']} curve points")
+    for key in ("by_source", "by_status", "by_family", "by_task"):
+        click.echo(f"{key.replace('_', ' ')}:")
+        for name, count in info[key].items():
+            click.echo(f"  {count:>8}  {name}")
+
+
+@store.command("export")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), required=True,
+              help="File format of OUT (interchange rows; `lrrec ingest OUT` reads it back).")
+@store_option
+def store_export(out: str, fmt: str, store_path: str | None) -> None:
+    """Export every run (with its curves) to OUT in the interchange format."""
+    from lrrec.store import open_store
+
+    count = open_store(store_path).export(out, fmt)
+    click.echo(f"exported {count} runs to {out}")
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs"]),
+              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna).")
+@click.option("--source", default=None, help="Source name recorded on every run (default: the format).")
+@click.option("--skip-invalid", is_flag=True, help="Ingest the valid rows and report the invalid ones.")
+@click.option("--study", default=None, help="Optuna: study name (needed when the storage holds several).")
+@click.option("--schedule", default=None, help="Optuna, foreign study: the lrrec schedule its trials used.")
+@click.option("--task", default=None, help="Optuna, foreign study: the task as DATASET/MODEL.")
+@click.option("--dataset", default=None, help="Optuna, foreign study: dataset (with --model, instead of --task).")
+@click.option("--model", default=None, help="Optuna, foreign study: model (with --dataset).")
+@click.option("--metric", default=None, help="Optuna, foreign study: name of the objective (default objective).")
+@store_option
+@json_option
+def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_invalid: bool, study: str | None,
+                   schedule: str | None, task: str | None, dataset: str | None, model: str | None,
+                   metric: str | None, store_path: str | None, as_json: bool) -> None:
+    """Add runs from interchange files, Optuna studies or DeepOBS result files; all or nothing per call."""
+    from lrrec.store import ingest, open_store
+
+    if (dataset is None) != (model is None) or (task and dataset):
+        raise InvalidValueError("give either --task DATASET/MODEL or both --dataset and --model")
+    task = task or (f"{dataset}/{model}" if dataset else None)
+    report = ingest(open_store(store_path), list(paths), fmt=fmt, source=source, skip_invalid=skip_invalid,
+                    study=study, schedule=schedule, task=task, metric=metric)
+    if as_json:
+        emit_json(report)
+        return
+    for problem in report["skipped"]:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"{report['added']} runs added, {report['duplicates']} already present, "
+               f"{len(report['skipped'])} skipped ({report['rows']} rows from {len(report['files'])} inputs) "
+               f"-> {report['store']}")
+
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -1,0 +1,146 @@
+"""Run tasks and record them in the store: `run_one` (lrrec run) and `sweep` (lrrec sweep, resumable)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from lrrec.errors import LrrecError
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.runners.fingerprints import measure
+from lrrec.runners.tasks import Budget, Task, get_task, load_data
+from lrrec.runners.population import supports_population, train_population
+from lrrec.runners.train import EpochRecord, Outcome, pick_device, train
+from lrrec.schedules.config import ScheduleConfig
+from lrrec.store.store import Store
+
+
+@dataclass
+class RunResult:
+    """A recorded run: its id in the store and what training produced."""
+
+    run_id: str
+    task: str
+    schedule: ScheduleConfig
+    seed: int
+    status: str
+    outcome: Outcome | None
+
+
+@lru_cache(maxsize=32)
+def task_fingerprint(task_name: str, data_root: str | None) -> TaskFingerprint:
+    """The measured fingerprint of a task (cached: sweeps fingerprint each task once)."""
+    task = get_task(task_name)
+    return measure(task, load_data(task_name, data_root))
+
+
+def _run_settings(task: Task, budget: Budget, seed: int, device: str) -> dict:
+    return dict(metric_name=task.metric, direction=task.direction, seed=seed, optimizer=budget.optimizer,
+                optimizer_params=budget.optimizer_params(), batch_size=budget.batch_size, epochs=budget.epochs,
+                device=device)
+
+
+def _log(run, task: Task, record: EpochRecord) -> None:
+    metrics = {"lr": record.lr, "train_loss": record.train_loss}
+    if record.val_loss is not None:
+        metrics["val_loss"] = record.val_loss
+    if record.val_metric is not None:
+        metrics[task.metric] = record.val_metric
+    run.log_metrics(metrics, step=record.step, epoch=record.epoch)
+
+
+def _end(run, outcome: Outcome) -> None:
+    if outcome.status == "diverged":
+        run.end("diverged", note=f"stopped at step {outcome.steps_done} of {outcome.total_steps}")
+
+
+def run_one(store: Store, task: Task, config: ScheduleConfig, budget: Budget, seed: int, *,
+            data_root: str | None = None, device: str | None = None, progress: bool = False,
+            target: float | None = None) -> RunResult:
+    """Train one run and record it (curve per epoch); Ctrl-C records it as interrupted and re-raises."""
+    fingerprint = task_fingerprint(task.name, data_root)
+    dev = str(pick_device(device))
+    with store.start_run(fingerprint, config, target_value=target, **_run_settings(task, budget, seed, dev)) as run:
+        outcome = train(task, config, budget, seed, data_root=data_root, device=device,
+                        on_epoch=lambda record: _log(run, task, record), progress=progress)
+        _end(run, outcome)
+    return RunResult(run.run_id, task.name, config, seed, run.status or "finished", outcome)
+
+
+def record_outcome(store: Store, task: Task, config: ScheduleConfig, budget: Budget, seed: int,
+                   outcome: Outcome) -> RunResult:
+    """Record a run that was trained elsewhere (population mode) with its whole curve."""
+    fingerprint = task_fingerprint(task.name, None)
+    with store.start_run(fingerprint, config, **_run_settings(task, budget, seed, outcome.device)) as run:
+        for record in outcome.curve:
+            _log(run, task, record)
+        _end(run, outcome)
+    return RunResult(run.run_id, task.name, config, seed, run.status or "finished", outcome)
+
+
+def _done_keys(store: Store) -> set[tuple]:
+    """Keys of the runs lrrec already finished (or saw diverge): a sweep skips them."""
+    keys = set()
+    for row in store.runs(source="lrrec"):
+        if row["status"] in ("finished", "diverged"):
+            config = ScheduleConfig.from_json(row["schedule_config"]) if isinstance(row["schedule_config"], str) \
+                else ScheduleConfig.from_dict(row["schedule_config"])
+            keys.add((row["task"], config.content_hash(), row["seed"], row["epochs"], row["batch_size"],
+                      row["optimizer"]))
+    return keys
+
+
+def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str], seeds: int,
+          lr_grid: Sequence[float] | None = None, epochs: int | None = None, batch_size: int | None = None,
+          optimizer: str | None = None, data_root: str | None = None, device: str | None = None,
+          on_result: Callable[[RunResult], None] | None = None, population: bool = False,
+          extra_configs: Sequence[ScheduleConfig] = ()) -> list[RunResult]:
+    """Every task x schedule (default config, or each LR of `lr_grid`) x seed; runs already done are skipped.
+
+    With `population`, tasks that support it train all their pending configs of one seed at once.
+    """
+    done = _done_keys(store)
+    configs = []
+    for name in schedule_names:
+        base = ScheduleConfig.create(name)
+        configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
+    configs += list(extra_configs)
+    results = []
+    for task_name in task_names:
+        task = get_task(task_name)
+        budget = _budget(task, epochs, batch_size, optimizer)
+        fingerprint = task_fingerprint(task.name, data_root)
+        together = population and data_root is None and supports_population(task, budget) is None
+        for seed in range(seeds):
+            pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, budget.epochs,
+                                              budget.batch_size, budget.optimizer) not in done]
+            if together and len(pending) > 1:
+                outcomes = train_population(task, pending, budget, seed, device=device)
+                batch = [record_outcome(store, task, c, budget, seed, o) for c, o in zip(pending, outcomes)]
+            else:
+                batch = (run_one(store, task, c, budget, seed, data_root=data_root, device=device) for c in pending)
+            for result in batch:
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    return results
+
+
+def _budget(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None) -> Budget:
+    changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer)) if v}
+    try:
+        return replace(task.budget, **changes)
+    except TypeError as exc:  # pragma: no cover - changes only hold known fields
+        raise LrrecError(str(exc)) from None
+
+
+def describe(result: RunResult) -> dict:
+    """A JSON-ready summary of a recorded run."""
+    out = result.outcome
+    return {"run_id": result.run_id, "task": result.task, "schedule": json.loads(result.schedule.to_json()),
+            "seed": result.seed, "status": result.status,
+            "metric": out.metric_name if out else None, "final_metric": out.final_metric if out else None,
+            "best_metric": out.best_metric if out else None, "epochs_done": out.epochs_done if out else 0,
+            "wall_time_s": round(out.wall_time_s, 3) if out else None, "device": out.device if out else None}

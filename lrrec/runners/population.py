@@ -1,0 +1,151 @@
+"""Population mode: many schedule configs of one small task trained at once (torch.func.vmap).
+
+Every member starts from the weights and sees the batches a one-by-one run with the same seed would, and is
+updated by the same SGD rule with its own LR at each step, so outcomes match one-by-one up to float rounding.
+Only for models without normalisation layers (their running statistics do not vmap) and SGD.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from lrrec.errors import LrrecError
+from lrrec.runners.data import TensorData
+from lrrec.runners.tasks import Budget, Task, load_data
+from lrrec.runners.train import (
+    EpochRecord, Outcome, _batches, _diverged, _record, _steps_per_epoch, _to_device, pick_device,
+)
+from lrrec.schedules.config import ScheduleConfig
+from lrrec.schedules.torch_adapter import make_scheduler
+
+
+def supports_population(task: Task, budget: Budget) -> str | None:
+    """None when the task can train as a population, else the reason it cannot."""
+    if task.kind != "classification" or task.needs_data_root or ":" in task.name:
+        return f"{task.name} is not a small built-in classification task"
+    if budget.optimizer != "sgd":
+        return "population mode implements SGD only"
+    data = load_data(task, None)
+    if getattr(task.build(data), "has_norm", True):
+        return f"{task.model} has normalisation layers"
+    return None
+
+
+class _LrTable:
+    """Each member's LR per step: closed form for most, a live adapter for the metric-driven ones."""
+
+    def __init__(self, configs: Sequence[ScheduleConfig], total: int) -> None:
+        self.table = np.stack([c.lrs(np.arange(total + 1), total) for c in configs])
+        self.live = {}
+        for i, config in enumerate(configs):
+            if config.spec.metric_driven:
+                dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+                self.live[i] = (dummy, make_scheduler(dummy, config, total))
+
+    def at(self, step: int) -> np.ndarray:
+        lrs = self.table[:, step].copy()
+        for i, (dummy, _) in self.live.items():
+            lrs[i] = dummy.param_groups[0]["lr"]
+        return lrs
+
+    def advance(self) -> None:
+        for dummy, sched in self.live.values():
+            dummy.step()  # no gradients: a no-op that keeps torch's step-order check quiet
+            sched.step()
+
+    def report(self, val_losses: np.ndarray) -> None:
+        for i, (_, sched) in self.live.items():
+            sched.report_metric(float(val_losses[i]))
+
+
+def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budget, seed: int, *,
+                     device: str | None = None) -> list[Outcome]:
+    """Train every config of `configs` on `task` at once; one Outcome per config, in order."""
+    reason = supports_population(task, budget)
+    if reason:
+        raise LrrecError(f"population mode: {reason}; train these configs one by one (lrrec sweep)")
+    dev = pick_device(device)
+    data: TensorData = _to_device(load_data(task, None), dev)  # type: ignore[assignment]
+    torch.manual_seed(seed)
+    base = task.build(data).to(dev)
+    members = [copy.deepcopy(base) for _ in configs]
+    params, buffers = stack_module_state(members)
+    params = {k: v.detach() for k, v in params.items()}
+    momenta: dict[str, torch.Tensor] | None = None
+    template = copy.deepcopy(base).to("meta")
+
+    def loss_of(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(template, (p, b), (x,)), y)
+
+    grads_of = vmap(grad_and_value(loss_of), in_dims=(0, 0, None, None))
+    logits_of = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)), in_dims=(0, 0, None))
+    per_epoch = _steps_per_epoch(data, budget.batch_size)
+    total = per_epoch * budget.epochs
+    lrs = _LrTable(configs, total)
+    outcomes = [Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
+                for _ in configs]
+    start_loss: np.ndarray | None = None
+    generator = torch.Generator().manual_seed(seed)
+    began = time.perf_counter()
+    step = 0
+    for epoch in range(1, budget.epochs + 1):
+        loss_sum = torch.zeros(len(configs), device=dev)
+        for x, y in _batches(data, budget.batch_size, dev, generator, train=True):
+            last_lrs = lrs.at(step)
+            lr = torch.as_tensor(last_lrs, dtype=torch.float32, device=dev)
+            grads, batch_loss = grads_of(params, buffers, x, y)
+            params, momenta = _sgd(params, grads, momenta, lr, budget)
+            if start_loss is None:
+                start_loss = batch_loss.cpu().numpy()
+            loss_sum += batch_loss
+            step += 1
+            lrs.advance()
+        train_loss = (loss_sum / per_epoch).cpu().numpy()
+        with torch.no_grad():
+            val_loss, val_acc = _evaluate(logits_of, params, buffers, data)
+        lrs.report(val_loss)
+        for i, outcome in enumerate(outcomes):
+            if outcome.status == "diverged":
+                continue
+            outcome.steps_done = step
+            if _diverged(float(train_loss[i]), float(start_loss[i])):
+                outcome.status = "diverged"
+                continue
+            _record(outcome, EpochRecord(epoch, step, float(last_lrs[i]), float(train_loss[i]),
+                                         float(val_loss[i]), float(val_acc[i])), None)
+    elapsed = time.perf_counter() - began
+    for outcome in outcomes:
+        outcome.wall_time_s = elapsed / len(configs)
+    return outcomes
+
+
+def _sgd(params: dict, grads: dict, momenta: dict | None, lr: torch.Tensor, budget: Budget) -> tuple[dict, dict | None]:
+    """torch.optim.SGD's update, with a per-member LR (lr has one entry per member)."""
+    new_params, new_momenta = {}, {}
+    for key, p in params.items():
+        d_p = grads[key]
+        if budget.weight_decay:
+            d_p = d_p + budget.weight_decay * p
+        if budget.momentum:
+            buf = d_p.clone() if momenta is None else momenta[key] * budget.momentum + d_p
+            new_momenta[key] = buf
+            d_p = d_p + budget.momentum * buf if budget.nesterov else buf
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        new_params[key] = p - lr.view(shape) * d_p
+    return new_params, (new_momenta if budget.momentum else None)
+
+
+def _evaluate(logits_of, params: dict, buffers: dict, data: TensorData) -> tuple[np.ndarray, np.ndarray]:
+    logits = logits_of(params, buffers, data.x_val)  # members x samples x classes
+    members = logits.shape[0]
+    targets = data.y_val.expand(members, -1)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    acc = (logits.argmax(-1) == targets).float().mean(1)
+    return loss.view(members, -1).mean(1).cpu().numpy(), acc.cpu().numpy()

@@ -1,0 +1,175 @@
+"""Built-in tasks (dataset + model + default budget) and user tasks given as `module:function`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from lrrec.errors import InvalidValueError, LrrecError, unknown_name
+from lrrec.runners import data as datasets
+from lrrec.runners import models
+from lrrec.runners.surfaces import SURFACES
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training budget and optimizer settings of a run."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InvalidValueError(f"epochs and batch size must be at least 1, got {self.epochs}, {self.batch_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
+
+    def optimizer_params(self) -> dict[str, Any]:
+        """The optimizer's settings as recorded in the store."""
+        if self.optimizer == "sgd":
+            return {"momentum": self.momentum, "weight_decay": self.weight_decay, "nesterov": self.nesterov}
+        return {"weight_decay": self.weight_decay}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A dataset + model + default budget. `load(data_root, seed)` returns the data; `build(data)` the model."""
+
+    name: str
+    dataset: str
+    model: str
+    kind: str  # "classification" | "surface"
+    budget: Budget
+    summary: str
+    load: Callable[[Path | None], Any] = field(compare=False)
+    build: Callable[[Any], nn.Module] = field(compare=False)
+    needs_data_root: bool = False
+    metric: str = "val_accuracy"
+    direction: str = "max"
+
+
+def _tensor_task(name: str, dataset: str, model: str, budget: Budget, summary: str,
+                 load: Callable[[Path | None], datasets.TensorData], build: Callable[[Any], nn.Module],
+                 needs_data_root: bool = False) -> Task:
+    return Task(name, dataset, model, "classification", budget, summary, load, build, needs_data_root)
+
+
+def _flat(d: datasets.TensorData) -> int:
+    size = 1
+    for n in d.input_shape:
+        size *= n
+    return size
+
+
+def _builtin() -> dict[str, Task]:
+    small = Budget(epochs=20, batch_size=64, momentum=0.9, weight_decay=1e-4)
+    tasks = [
+        _tensor_task("digits/mlp", "digits", "mlp", small, "scikit-learn digits (1,797 8x8 images), MLP 64-128-128-10",
+                     lambda root: datasets.load_sklearn("digits"), lambda d: models.MLP(_flat(d), d.n_classes)),
+        _tensor_task("digits/cnn", "digits", "cnn", small, "scikit-learn digits, 2-layer CNN",
+                     lambda root: datasets.load_sklearn("digits", image=True),
+                     lambda d: models.SmallCNN(1, d.n_classes, 8)),
+        _tensor_task("mnist1d/mlp", "mnist1d", "mlp", replace(small, batch_size=128),
+                     "MNIST-1D (4,000 train / 1,000 test signals of length 40), MLP 40-128-128-10",
+                     lambda root: datasets.load_mnist1d(), lambda d: models.MLP(_flat(d), d.n_classes)),
+        _tensor_task("mnist1d/cnn1d", "mnist1d", "cnn1d", replace(small, batch_size=128), "MNIST-1D, 3-layer 1-D CNN",
+                     lambda root: datasets.load_mnist1d(), lambda d: models.CNN1D(_flat(d), d.n_classes)),
+    ]
+    for name in ("breast_cancer", "wine"):
+        tasks.append(_tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32),
+                                  f"scikit-learn {name} (tabular, standardised), MLP",
+                                  lambda root, n=name: datasets.load_sklearn(n),
+                                  lambda d: models.MLP(_flat(d), d.n_classes)))
+    cifar_budget = Budget(epochs=200, batch_size=128, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    cifar_models: dict[str, Callable[[int], nn.Module]] = {
+        "wrn-16-4": lambda c: models.WideResNet(16, 4, c),
+        "wrn-28-10": lambda c: models.WideResNet(28, 10, c),
+        "resnet-18": lambda c: models.CifarResNet18(c),
+    }
+    for ds in ("cifar10", "cifar100"):
+        for model_name, make in cifar_models.items():
+            tasks.append(_tensor_task(f"{ds}/{model_name}", ds, model_name, cifar_budget,
+                                      f"{ds.upper()} from --data-root (python batches), {model_name}, crop+flip",
+                                      lambda root, d=ds: datasets.load_cifar(d, root),
+                                      lambda d, m=make: m(d.n_classes), needs_data_root=True))
+    imagenet_budget = Budget(epochs=90, batch_size=256, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    for model_name in ("efficientnet-b0", "resnet-50"):
+        tasks.append(Task(f"imagenet/{model_name}", "imagenet", model_name, "classification", imagenet_budget,
+                          f"ImageNet from --data-root (ImageFolder train/ and val/), torchvision {model_name}",
+                          lambda root: datasets.load_imagenet(root),
+                          lambda d, m=model_name: models.torchvision_model(m, d.n_classes),
+                          needs_data_root=True))
+    for surface in SURFACES.values():
+        tasks.append(Task(f"surface/{surface.name}", "surface", surface.name, "surface",
+                          Budget(epochs=500, batch_size=1, momentum=0.0, weight_decay=0.0),
+                          f"2-D test surface: {surface.doc}", lambda root, s=surface: s,
+                          lambda s: nn.Identity(), metric="final_loss", direction="min"))
+    return {t.name: t for t in tasks}
+
+
+TASKS: dict[str, Task] = _builtin()
+
+
+def load_data(task: Task | str, data_root: str | None) -> Any:
+    """The task's data (a task or a task name), cached per process so sweeps load it once."""
+    return _load_cached(get_task(task) if isinstance(task, str) else task, data_root)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(task: Task, data_root: str | None) -> Any:
+    return task.load(Path(data_root) if data_root else None)
+
+
+def get_task(name: str) -> Task:
+    """A built-in task by name (e.g. "digits/mlp"), or a user task "module:function"."""
+    if ":" in name:
+        return user_task(name)
+    if name not in TASKS:
+        raise unknown_name("task", name, TASKS)
+    return TASKS[name]
+
+
+@dataclass
+class UserData:
+    """What a user task function returns: a model and data loaders (metric defaults to accuracy)."""
+
+    model: nn.Module
+    train_loader: Any
+    val_loader: Any
+    n_classes: int | None = None
+
+
+def user_task(spec: str) -> Task:
+    """Wrap `module:function` (returning a `UserData` or a dict with model/train_loader/val_loader)."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise LrrecError(f"--task {spec}: cannot import {func_name} from {module_name} ({exc}); make the module "
+                         f"importable (PYTHONPATH) and give module:function") from None
+
+    def load(root: Path | None) -> UserData:
+        out = func()
+        if isinstance(out, dict):
+            try:
+                out = UserData(**out)
+            except TypeError as exc:
+                raise LrrecError(f"--task {spec} must return model, train_loader and val_loader ({exc})") from None
+        if not isinstance(out, UserData):
+            raise LrrecError(f"--task {spec} must return a dict with model, train_loader, val_loader")
+        return out
+
+    return Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",
+                load, lambda d: d.model)

@@ -1,0 +1,277 @@
+"""Train one (task, schedule config, seed): the runner every other part of lrrec uses.
+
+CUDA when present (bf16 autocast, channels_last, small datasets kept on the GPU), else CPU. The schedule is
+stepped once per optimizer update through the torch adapter; the loss-based one gets the validation loss once
+per epoch. Divergence (a non-finite loss, or a loss far above its start) stops the run early.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lrrec.errors import LrrecError
+from lrrec.runners.data import FolderData, TensorData, prepare_batch
+from lrrec.runners.surfaces import Surface
+from lrrec.runners.tasks import Budget, Task, UserData, load_data
+from lrrec.schedules.config import ScheduleConfig
+from lrrec.schedules.torch_adapter import make_scheduler
+
+DIVERGE_FACTOR = 10.0  # a loss above start + 10 * max(|start|, 1) counts as diverged
+CHECK_EVERY = 25  # steps between divergence checks (each check syncs the GPU)
+
+
+@dataclass
+class EpochRecord:
+    """One row of a run's curve."""
+
+    epoch: int
+    step: int
+    lr: float
+    train_loss: float
+    val_loss: float | None
+    val_metric: float | None
+
+
+@dataclass
+class Outcome:
+    """What a run produced: its status, metrics and per-epoch curve."""
+
+    status: str  # finished | diverged
+    metric_name: str
+    direction: str
+    final_metric: float | None
+    best_metric: float | None
+    epochs_done: int
+    steps_done: int
+    total_steps: int
+    wall_time_s: float
+    device: str
+    eval_time_s: float = 0.0
+    curve: list[EpochRecord] = field(default_factory=list)
+    trajectory: list[tuple[float, float]] = field(default_factory=list)
+
+    def epochs_to(self, target: float) -> int | None:
+        """First epoch whose validation metric reaches `target` (None if never)."""
+        for record in self.curve:
+            m = record.val_metric
+            if m is not None and (m >= target if self.direction == "max" else m <= target):
+                return record.epoch
+        return None
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The requested device, else CUDA when available, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_optimizer(model_params: Any, config: ScheduleConfig, budget: Budget) -> torch.optim.Optimizer:
+    """The optimizer of `budget`, at the config's initial LR."""
+    if budget.optimizer == "sgd":
+        return torch.optim.SGD(model_params, lr=config.lr, momentum=budget.momentum, weight_decay=budget.weight_decay,
+                               nesterov=budget.nesterov and budget.momentum > 0)
+    cls = torch.optim.Adam if budget.optimizer == "adam" else torch.optim.AdamW
+    return cls(model_params, lr=config.lr, weight_decay=budget.weight_decay)
+
+
+class _Divergence(Exception):
+    pass
+
+
+def _diverged(loss: float, start: float) -> bool:
+    return not math.isfinite(loss) or loss > start + DIVERGE_FACTOR * max(abs(start), 1.0)
+
+
+def train(task: Task, config: ScheduleConfig, budget: Budget, seed: int, *, data_root: str | None = None,
+          device: str | None = None, on_epoch: EpochCallback | None = None, progress: bool = False) -> Outcome:
+    """Train `task` under `config` for `budget`; call `on_epoch` after each epoch; return the outcome."""
+    dev = pick_device(device)
+    data = load_data(task, str(data_root) if data_root else None)
+    torch.manual_seed(seed)
+    if task.kind == "surface":
+        return _train_surface(task, data, config, budget, dev, on_epoch)
+    model = task.build(data).to(dev)
+    try:
+        return _train_model(task, model, data, config, budget, seed, dev, on_epoch, progress)
+    except torch.cuda.OutOfMemoryError:
+        raise LrrecError(f"GPU out of memory training {task.name} at batch size {budget.batch_size}; "
+                         f"lower --batch-size") from None
+
+
+Data = TensorData | FolderData | UserData
+
+
+def _loader(data: FolderData | UserData, train: bool, batch_size: int, generator: torch.Generator) -> Any:
+    if isinstance(data, FolderData):
+        return data.loader(train, batch_size, generator)
+    return data.train_loader if train else data.val_loader
+
+
+def _batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Generator,
+             train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    if not isinstance(data, TensorData):
+        for x, y in _loader(data, train, batch_size, generator):
+            yield x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+        return
+    x_all, y_all = (data.x_train, data.y_train) if train else (data.x_val, data.y_val)
+    n = len(x_all)
+    order = torch.randperm(n, generator=generator) if train else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        if train and len(idx) < batch_size and start > 0:
+            break  # drop the ragged last batch in training (stable step counts)
+        idx = idx.to(x_all.device)
+        yield prepare_batch(x_all[idx], data, train, generator), y_all[idx]
+
+
+def _steps_per_epoch(data: Data, batch_size: int) -> int:
+    if not isinstance(data, TensorData):
+        return len(_loader(data, True, batch_size, torch.Generator()))
+    return max(1, len(data.x_train) // batch_size)
+
+
+def _to_device(data: Data, dev: torch.device) -> Data:
+    if isinstance(data, TensorData) and dev.type != "cpu":
+        return TensorData(data.x_train.to(dev), data.y_train.to(dev), data.x_val.to(dev), data.y_val.to(dev),
+                          data.n_classes, data.augment, data.normalize)
+    return data
+
+
+def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfig, budget: Budget,
+                 seed: int, dev: torch.device, on_epoch: EpochCallback | None, progress: bool) -> Outcome:
+    cuda = dev.type == "cuda"
+    data = _to_device(data, dev)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else nullcontext
+    optimizer = build_optimizer(model.parameters(), config, budget)
+    per_epoch = _steps_per_epoch(data, budget.batch_size)
+    total = per_epoch * budget.epochs
+    scheduler = make_scheduler(optimizer, config, total)
+    generator = torch.Generator().manual_seed(seed)
+    outcome = Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
+    start_loss: float | None = None
+    began = time.perf_counter()
+    bar = _progress(budget.epochs, task.name, progress)
+    try:
+        for epoch in range(1, budget.epochs + 1):
+            model.train()
+            loss_sum = torch.zeros((), device=dev)
+            seen = 0
+            for x, y in _batches(data, budget.batch_size, dev, generator, train=True):
+                if cuda and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast():
+                    loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                last_lr = optimizer.param_groups[0]["lr"]
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss.detach()
+                seen += 1
+                outcome.steps_done += 1
+                if start_loss is None:
+                    start_loss = float(loss.detach())
+                elif outcome.steps_done % CHECK_EVERY == 0 and _diverged(float(loss.detach()), start_loss):
+                    raise _Divergence
+            train_loss = float(loss_sum) / max(seen, 1)
+            if start_loss is not None and _diverged(train_loss, start_loss):
+                raise _Divergence
+            eval_began = time.perf_counter()
+            val_loss, val_acc = evaluate(model, data, budget.batch_size, dev, autocast)
+            outcome.eval_time_s += time.perf_counter() - eval_began
+            if config.spec.metric_driven:
+                scheduler.report_metric(val_loss)
+            record = EpochRecord(epoch, outcome.steps_done, last_lr, train_loss,
+                                 val_loss, val_acc)
+            _record(outcome, record, on_epoch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{val_acc:.4f}", lr=f"{record.lr:.3g}")
+    except _Divergence:
+        outcome.status = "diverged"
+    finally:
+        bar.close()
+        outcome.wall_time_s = time.perf_counter() - began
+    return outcome
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Data, batch_size: int, dev: torch.device,
+             autocast: Callable[[], Any] = nullcontext) -> tuple[float, float]:
+    """Validation loss and accuracy."""
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    for x, y in _batches(data, max(batch_size, 256), dev, torch.Generator(), train=False):
+        if dev.type == "cuda" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            logits = model(x)
+        loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        count += len(y)
+    return loss_sum / count, correct / count
+
+
+def _record(outcome: Outcome, record: EpochRecord, on_epoch: EpochCallback | None) -> None:
+    outcome.curve.append(record)
+    outcome.epochs_done = record.epoch
+    metric = record.val_metric
+    if metric is not None and math.isfinite(metric):
+        outcome.final_metric = metric
+        if outcome.best_metric is None or (metric > outcome.best_metric if outcome.direction == "max"
+                                           else metric < outcome.best_metric):
+            outcome.best_metric = metric
+    if on_epoch is not None:
+        on_epoch(record)
+
+
+def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget: Budget, dev: torch.device,
+                   on_epoch: EpochCallback | None) -> Outcome:
+    """SGD (with the budget's momentum) on a 2-D surface; one 'epoch' is one step."""
+    point = torch.tensor(surface.start, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([point], lr=config.lr, momentum=budget.momentum)
+    total = budget.epochs
+    scheduler = make_scheduler(optimizer, config, total)
+    outcome = Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, "cpu")
+    outcome.trajectory.append(tuple(point.tolist()))
+    began = time.perf_counter()
+    start = float(surface.fn(point.detach()))
+    for step in range(1, total + 1):
+        loss = surface.fn(point)
+        optimizer.zero_grad()
+        loss.backward()
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        value = float(surface.fn(point.detach()))
+        if config.spec.metric_driven:
+            scheduler.step(value)
+        else:
+            scheduler.step()
+        outcome.steps_done = step
+        outcome.trajectory.append(tuple(point.detach().tolist()))
+        if _diverged(value, start):
+            outcome.status = "diverged"
+            break
+        _record(outcome, EpochRecord(step, step, lr, float(loss.detach()), value, value), on_epoch)
+    outcome.wall_time_s = time.perf_counter() - began
+    return outcome
+
+
+def _progress(total: int, label: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="epoch", disable=not enabled, leave=False)

@@ -1,0 +1,94 @@
+"""`lrrec run`, `lrrec sweep`, `lrrec tasks list`: real training recorded in a real store file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lrrec.cli import cli
+from lrrec.store.store import open_store
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def lrrec_runs(path):
+    return open_store(path).runs(source="lrrec")
+
+
+def test_run_records_the_run_its_curve_and_the_task_fingerprint(tmp_path):
+    store = tmp_path / "s.duckdb"
+    result = invoke("run", "--task", "wine/mlp", "--schedule", "cosine", "--set", "lr=0.05", "--epochs", "3",
+                    "--seed", "2", "--store", str(store), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["status"] == "finished" and summary["schedule"]["lr"] == 0.05
+    (row,) = lrrec_runs(store)
+    assert row["run_id"] == summary["run_id"] and row["seed"] == 2 and row["epochs"] == 3
+    assert row["final_metric"] == pytest.approx(summary["final_metric"])
+    curve = open_store(store).curves(row["run_id"])
+    assert [p["epoch"] for p in curve] == [1, 2, 3] and all(p["lr"] is not None for p in curve)
+    (task,) = [t for t in open_store(store).tasks() if t["name"] == "wine/mlp"]
+    assert task["n_params"] > 0 and task["n_classes"] == 3
+
+
+def test_diverged_runs_are_recorded_as_diverged(tmp_path):
+    store = tmp_path / "s.duckdb"
+    result = invoke("run", "--task", "digits/mlp", "--schedule", "constant", "--set", "lr=500", "--epochs", "5",
+                    "--store", str(store), "--json")
+    assert json.loads(result.output)["status"] == "diverged"
+    assert lrrec_runs(store)[0]["status"] == "diverged"
+
+
+def test_sweep_is_resumable(tmp_path):
+    store = tmp_path / "s.duckdb"
+    args = ("sweep", "--tasks", "wine/mlp", "--schedules", "families", "--seeds", "2", "--epochs", "2",
+            "--store", str(store), "--json")
+    first = json.loads(invoke(*args).output)
+    assert len(first) == 10 and {r["schedule"]["name"] for r in first} == {
+        "constant", "step", "cosine", "sgdr", "warmup_cosine"}
+    assert json.loads(invoke(*args).output) == []  # everything is done already
+    assert len(lrrec_runs(store)) == 10
+
+
+def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
+    import lrrec.runners.execute as execute
+
+    real_train = execute.train
+
+    def interrupted(*args, on_epoch=None, **kwargs):
+        def once(record):
+            on_epoch(record)
+            raise KeyboardInterrupt
+
+        return real_train(*args, on_epoch=once, **kwargs)
+
+    monkeypatch.setattr(execute, "train", interrupted)
+    store = tmp_path / "s.duckdb"
+    result = invoke("run", "--task", "wine/mlp", "--schedule", "cosine", "--epochs", "5", "--store", str(store))
+    assert result.exit_code == 130
+    (row,) = lrrec_runs(store)
+    assert row["status"] == "interrupted"
+    assert len(open_store(store).curves(row["run_id"])) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--task", "digit/mlp", "--schedule", "cosine"], "unknown task 'digit/mlp'. Did you mean digits/mlp"),
+    (["run", "--task", "cifar10/wrn-16-4", "--schedule", "cosine"], "needs --data-root DIR containing cifar-10"),
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--set", "gamma=0.1"], "unknown parameter for cosine"),
+    (["sweep", "--tasks", "wine/mlp", "--schedules", "cosine", "--lr-grid", "0.1,fast"], "--lr-grid takes numbers"),
+])
+def test_user_mistakes_are_one_line_errors(tmp_path, args, message):
+    result = invoke(*args, "--store", str(tmp_path / "s.duckdb"))
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_tasks_list_json():
+    rows = json.loads(invoke("tasks", "list", "--json").output)
+    names = {r["name"] for r in rows}
+    assert {"digits/mlp", "mnist1d/cnn1d", "cifar100/wrn-28-10", "imagenet/efficientnet-b0", "surface/rosenbrock",
+            "breast_cancer/mlp"} <= names

@@ -1,0 +1,39 @@
+"""Population mode trains many configs at once with the outcomes of training them one by one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lrrec.errors import LrrecError
+from lrrec.runners.population import train_population
+from lrrec.runners.tasks import get_task
+from lrrec.runners.train import train
+from lrrec.schedules import ScheduleConfig, Warmup
+
+
+@pytest.mark.parametrize("task_name", ["digits/mlp", "mnist1d/cnn1d"])
+def test_population_equals_one_by_one(task_name):
+    task = get_task(task_name)
+    budget = replace(task.budget, epochs=2, nesterov=True)
+    configs = [ScheduleConfig.create("cosine", lr=0.05), ScheduleConfig.create("step", lr=0.1, params={"step_frac": 0.5}),
+               ScheduleConfig.create("plateau", lr=0.03, params={"patience": 0, "threshold": 0.3}),
+               ScheduleConfig.create("tri2", lr=0.2, warmup=Warmup("linear", 0.1))]
+    together = train_population(task, configs, budget, seed=3)
+    for config, pop in zip(configs, together):
+        alone = train(task, config, budget, seed=3)
+        assert pop.status == alone.status == "finished"
+        np.testing.assert_allclose([r.lr for r in pop.curve], [r.lr for r in alone.curve], rtol=1e-12)
+        np.testing.assert_allclose([r.val_loss for r in pop.curve], [r.val_loss for r in alone.curve], rtol=1e-4)
+        np.testing.assert_allclose([r.val_metric for r in pop.curve], [r.val_metric for r in alone.curve], atol=0.01)
+
+
+def test_population_refuses_models_with_normalisation_and_non_sgd():
+    with pytest.raises(LrrecError, match="population mode: .*needs_data_root|not a small built-in"):
+        train_population(get_task("cifar10/wrn-16-4"), [ScheduleConfig.create("cosine")],
+                         get_task("cifar10/wrn-16-4").budget, seed=0)
+    task = get_task("digits/mlp")
+    with pytest.raises(LrrecError, match="SGD only"):
+        train_population(task, [ScheduleConfig.create("cosine")], replace(task.budget, optimizer="adam"), seed=0)
