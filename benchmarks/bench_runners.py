@@ -26,7 +26,7 @@ from lrrec.runners.data import CIFAR_MEAN, CIFAR_STD, TensorData, prepare_batch
 from lrrec.runners.population import train_population
 from lrrec.runners.tasks import Budget, Task, get_task
 from lrrec.runners.train import pick_device, train
-from lrrec.schedules import ScheduleConfig
+from lrrec.schedules import FAMILY_DEFAULTS, ScheduleConfig
 
 
 def synthetic_cifar(n: int) -> TensorData:
@@ -119,7 +119,6 @@ def population(quick: bool) -> None:
 
 
 def sweep_wall_time() -> None:
-    from lrrec.cli import FAMILY_DEFAULTS
     from lrrec.runners.execute import sweep
     from lrrec.store.store import open_store
 

@@ -13,44 +13,11 @@ from typing import Any
 import click
 
 from lrrec import __version__
-from lrrec.errors import InvalidValueError, LrrecError
-
-
-class LrrecGroup(click.Group):
-    """A click group that reports library errors as one line instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except LrrecError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-def emit_json(data: Any) -> None:
-    """Print `data` as JSON (the `--json` output of every command)."""
-    click.echo(json.dumps(data, indent=2, allow_nan=False))
-
-
-def parse_settings(items: Sequence[str]) -> dict[str, Any]:
-    """Parse `--set key=value` items; values are JSON literals where they parse (numbers, lists, true), else text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidValueError(f"--set expects key=value, got {item!r} (e.g. --set gamma=0.5)")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key.strip()] = value
-    return out
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-set_option = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-                          help="Set lr, a schedule parameter or warmup/warmup_frac/warmup_start_factor.")
-steps_option = click.option("--steps", default=100, show_default=True, type=click.IntRange(min=1),
-                            help="Budget in optimizer steps.")
+from lrrec.cli_common import (
+    LrrecGroup, data_root_option, emit_json, json_option, parse_float, parse_settings, set_option, split_list,
+    steps_option, store_option,
+)
+from lrrec.errors import InvalidValueError
 
 
 @click.group(cls=LrrecGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,12 +116,6 @@ def schedules_plot(names: tuple[str, ...], settings: tuple[str, ...], steps: int
 
 
 # --- tasks and training -------------------------------------------------------------------------------------
-store_option = click.option("--store", "store_path", default=None, metavar="PATH",
-                            help="Experience store file (default: $LRREC_STORE, else the user data folder).")
-data_root_option = click.option("--data-root", default=None, type=click.Path(file_okay=False),
-                                help="Folder holding CIFAR / ImageNet data for tasks that need it.")
-
-
 @cli.group(cls=LrrecGroup)
 def tasks() -> None:
     """Built-in training tasks."""
@@ -240,10 +201,12 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
     from lrrec.runners.execute import describe, sweep
     from lrrec.store.store import open_store
 
-    names = _split(schedule_names)
+    from lrrec.schedules import FAMILY_DEFAULTS
+
+    names = split_list(schedule_names)
     if names == ["families"]:
         names = list(FAMILY_DEFAULTS.values())
-    grid = [_float(v, "--lr-grid") for v in _split(lr_grid)] if lr_grid else None
+    grid = [parse_float(v, "--lr-grid") for v in split_list(lr_grid)] if lr_grid else None
     store = open_store(store_path)
     lines: list[dict[str, Any]] = []
 
@@ -256,7 +219,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                        f"{summary['final_metric']}  {summary['wall_time_s']} s")
 
     try:
-        sweep(store, _split(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
+        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
               population=population)
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
@@ -267,27 +230,9 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
         click.echo(f"{len(lines)} runs recorded in {store.path}")
 
 
-# One representative schedule per family (the survey's section-4 choices).
-FAMILY_DEFAULTS = {"constant": "constant", "piecewise": "step", "smooth": "cosine", "cyclical": "sgdr",
-                   "warmup": "warmup_cosine"}
-
-
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def _float(text: str, option: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidValueError(f"{option} takes numbers separated by commas, got {text!r}") from None
 
 
 # --- store and ingest -----------------------------------------------------------------------------------
-store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-                            help="Store file (default: $LRREC_STORE, else the user data folder).")
-
-
 @cli.group(cls=LrrecGroup)
 def store() -> None:
     """Inspect and export the experience store."""
@@ -361,7 +306,117 @@ def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_in
                f"-> {report['store']}")
 
 
+# --- recommender --------------------------------------------------------------------------------------------
+def _target(dataset: str | None, model: str | None, task_name: str | None, data_root: str | None) -> Any:
+    """The fingerprint to recommend for: the catalog (no data needed) or a measured task."""
+    from lrrec.catalog import catalog_fingerprint
+
+    if task_name:
+        if dataset or model:
+            raise InvalidValueError("give either --task or --dataset/--model, not both")
+        from lrrec.runners.tasks import TASKS
+
+        known = TASKS.get(task_name)
+        if known is not None and not known.needs_data_root and known.kind != "surface":
+            return catalog_fingerprint(known.dataset, known.model)
+        from lrrec.runners.execute import task_fingerprint
+
+        return task_fingerprint(task_name, data_root)
+    if not dataset or not model:
+        raise InvalidValueError("name the task: --dataset NAME --model NAME (e.g. --dataset cifar100 --model wrn), "
+                                "or --task NAME")
+    return catalog_fingerprint(dataset, model)
+
+
+@cli.command("suggest")
+@click.option("--dataset", default=None, help="A catalog dataset (cifar10, cifar100, imagenet, mnist, svhn, ...).")
+@click.option("--model", default=None, help="A catalog model (wrn, wrn-16-4, resnet-18, resnet-50, efficientnet-b0, mlp).")
+@click.option("--task", "task_name", default=None, help="Or a task from `lrrec tasks list` / module:function.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Your training budget in epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Your batch size (LRs are rescaled).")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="How many suggestions.")
+@data_root_option
+@store_option
+@json_option
+def suggest_command(dataset: str | None, model: str | None, task_name: str | None, epochs: int | None,
+                    batch_size: int | None, optimizer: str, top: int, data_root: str | None, store_path: str | None,
+                    as_json: bool) -> None:
+    """Rank LR schedules (with hyperparameters) for a task from similar past tasks in the store."""
+    from lrrec.recommender.suggest import suggest
+    from lrrec.store.store import open_store
+
+    target = _target(dataset, model, task_name, data_root)
+    rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
+    if as_json:
+        emit_json(rec.to_dict())
+        return
+    click.echo(f"task {target.name}: " + ", ".join(
+        f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}" for k, v in
+        (("samples", target.n_train), ("classes", target.n_classes), ("params", target.n_params),
+         ("fwd FLOPs", target.forward_flops)) if v is not None))
+    click.echo("nearest tasks: " + ", ".join(f"{n['task']} ({n['similarity']:.2f})" for n in rec.nearest_tasks))
+    if rec.fallback:
+        click.echo(f"note: {rec.fallback}")
+    for s in rec.suggestions:
+        cfg = s.config
+        params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
+        warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
+        click.echo(f"{s.rank}. {cfg['name']} ({cfg['family']})  lr={cfg['lr']:g} {params}{warm}")
+        line = f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
+        if s.expected_metric:
+            m = s.expected_metric
+            line += f"; {m['name']} {m['value']:.4g} +- {m['sd']:.2g} on {', '.join(m['from'])}"
+        click.echo(line)
+        odds = f", P(beats #{s.rank + 1}) {s.p_beats_next:.2f}" if s.p_beats_next is not None else ""
+        click.echo(f"   confidence {s.confidence}{odds}")
+        for e in s.evidence:
+            click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {e['metric']} "
+                       f"at lr {e['lr']:g}, {e['seeds']} seed(s), {e['source']}")
+        for note in s.adjustments:
+            click.echo(f"   adjusted: {note}")
+
+
+@cli.command("evaluate")
+@store_option
+@json_option
+@click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write a PNG of the regrets.")
+def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) -> None:
+    """Leave-one-task-out evaluation of the recommender against its baselines."""
+    from lrrec.recommender.evaluate import evaluate
+    from lrrec.store.store import open_store
+
+    report = evaluate(open_store(store_path))
+    if not report["tasks"]:
+        raise InvalidValueError("no task in the store has enough runs to evaluate (need 12 configs over 3 families); "
+                                "run `lrrec sweep` first")
+    if plot:
+        from lrrec.plots import plot_regrets
+
+        plot_regrets(report, plot)
+    if as_json:
+        emit_json(report)
+        return
+    methods = list(report["median_regret"])
+    click.echo(f"{'task':<22}" + "".join(f"{m:>18}" for m in methods))
+    for row in report["tasks"]:
+        click.echo(f"{row['task']:<22}" + "".join(
+            f"{row['regret'][m]:>18.3f}" if m in row["regret"] else f"{'-':>18}" for m in methods))
+    click.echo(f"{'median':<22}" + "".join(f"{report['median_regret'][m]:>18.3f}" for m in methods))
+    click.echo(f"median best-of-top-3 regret (lrrec): {report['median_regret_top3']['lrrec']:.3f}; "
+               f"median family rank correlation: {report['median_family_spearman']}")
+
+
+
+from lrrec.bench.cli import bench  # noqa: E402  (a sub-group in its own package)
+
+cli.add_command(bench)
+
 
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

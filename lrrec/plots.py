@@ -49,3 +49,28 @@ def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str
         save_figure(fig, out)
     finally:
         plt.close(fig)
+
+
+def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
+    """Per-task normalised regret of the recommender and its baselines (the `lrrec evaluate` figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [row["task"] for row in report["tasks"]]
+    methods = list(report["median_regret"])
+    fig, ax = plt.subplots(figsize=(max(8, len(tasks) * 0.9), 4.5))
+    width = 0.8 / len(methods)
+    for i, method in enumerate(methods):
+        values = [row["regret"].get(method, float("nan")) for row in report["tasks"]]
+        ax.bar([t + i * width for t in range(len(tasks))], values, width, label=method)
+    ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tasks))], tasks, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("normalised regret of the top-1 pick")
+    ax.set_title("leave-one-task-out: lower is better")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    try:
+        save_figure(fig, out)
+    finally:
+        plt.close(fig)

@@ -26,17 +26,26 @@ def test_location_argument_beats_env_beats_user_folder(tmp_path, monkeypatch):
     assert open_store(tmp_path / "arg.duckdb").path == tmp_path / "arg.duckdb"
 
 
-def test_new_store_holds_the_cited_literature_prior(tmp_path):
+def _bundled_corpus_runs() -> int:
+    corpus = LITERATURE.parent / "corpus" / "runs.parquet"
+    return duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(corpus)]).fetchone()[0]
+
+
+def test_new_store_holds_the_cited_literature_prior_and_the_corpus(tmp_path):
     store = open_store(tmp_path / "s.duckdb")
     runs = store.runs(source="literature")
-    assert len(runs) == len(LITERATURE.read_text().splitlines()) == store.info()["runs"]
+    corpus = store.runs(source="lrrec-corpus")
+    assert len(runs) == len(LITERATURE.read_text().splitlines())
+    assert len(corpus) == _bundled_corpus_runs() > 1000 and store.info()["runs"] == len(runs) + len(corpus)
+    assert {"digits/mlp", "mnist1d/cnn1d", "surface/rosenbrock"} <= {r["task"] for r in corpus}
+    assert all(r["lrrec_version"] and r["library_versions"] for r in corpus)  # provenance kept
     assert all(r["source_ref"] and r["notes"] and r["final_metric"] is not None for r in runs)
     by = {(r["task"], r["schedule"]): r["final_metric"] for r in runs}
     assert by[("cifar100/resnet-50", "htd")] == 0.7081 and by[("cifar10/wrn-28-10", "constant")] == 0.9192
     sgdr = next(r for r in runs if r["task"] == "cifar10/wrn-28-20")
     assert json.loads(sgdr["schedule_config"])["params"]["t0_frac"] == 10 / sgdr["epochs"]
     open_store(tmp_path / "s.duckdb")  # reopening loads nothing twice
-    assert store.info()["runs"] == len(runs)
+    assert store.info()["runs"] == len(runs) + len(corpus)
 
 
 def test_finished_run_records_metrics_curves_and_target(tmp_path):
@@ -116,7 +125,7 @@ def test_a_later_migration_upgrades_an_existing_store_in_place(tmp_path, monkeyp
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_importing_an_export_reproduces_the_store(tmp_path, fmt):
-    """Literature + DeepOBS samples + live runs, exported and imported into an empty store."""
+    """Bundled runs + DeepOBS samples + live runs, exported and imported into a new store."""
     src = open_store(tmp_path / "a.duckdb")
     ingest(src, [str(p) for p in sorted(_deepobs().glob("*.json"))])
     with src.start_run(TASK, "sgdr", seed=1) as run:
@@ -127,7 +136,7 @@ def test_importing_an_export_reproduces_the_store(tmp_path, fmt):
     assert src.export(out, fmt) == src.info()["runs"]
     dst = open_store(tmp_path / "b.duckdb")
     report = ingest(dst, [str(out)])
-    assert report["duplicates"] == len(src.runs(source="literature"))
+    assert report["duplicates"] == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
     assert _tables(dst) == _tables(src)
     assert ingest(dst, [str(out)])["added"] == 0
 

@@ -47,7 +47,7 @@ def test_sigkill_leaves_a_readable_store_with_every_finished_run(tmp_path):
     path = str(tmp_path / "s.duckdb")
     open_store(path)
     finished: list[str] = []
-    for delay in (0.4, 0.9, 1.5):  # kill at different points of the write cycle
+    for kills, delay in enumerate((0.4, 0.9, 1.5), start=1):  # kill at different points of the write cycle
         proc = _spawn(tmp_path, path, "killed", "1000")
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
@@ -58,7 +58,10 @@ def test_sigkill_leaves_a_readable_store_with_every_finished_run(tmp_path):
         assert set(finished) <= set(runs)
         for run_id in finished:
             assert runs[run_id]["status"] == "finished" and len(store.curves(run_id)) == 4
-        assert all(runs[r]["status"] == "running" for r in set(runs) - set(finished))  # the one cut short
+        # unreported runs: the one cut short ("running"), or one that committed just before the kill landed
+        # ahead of its printed id ("finished"); never anything half-written
+        unreported = [runs[r]["status"] for r in set(runs) - set(finished)]
+        assert set(unreported) <= {"running", "finished"} and unreported.count("running") <= kills
     assert finished, "no run finished before the kills; raise the delays"
 
 

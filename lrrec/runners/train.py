@@ -241,7 +241,7 @@ def _record(outcome: Outcome, record: EpochRecord, on_epoch: EpochCallback | Non
 
 def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget: Budget, dev: torch.device,
                    on_epoch: EpochCallback | None) -> Outcome:
-    """SGD (with the budget's momentum) on a 2-D surface; one 'epoch' is one step."""
+    """SGD (with the budget's momentum) on a 2-D surface; one 'epoch' is one step, about 100 of them logged."""
     point = torch.tensor(surface.start, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.SGD([point], lr=config.lr, momentum=budget.momentum)
     total = budget.epochs
@@ -250,6 +250,7 @@ def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget:
     outcome.trajectory.append(tuple(point.tolist()))
     began = time.perf_counter()
     start = float(surface.fn(point.detach()))
+    stride = max(1, total // 100)
     for step in range(1, total + 1):
         loss = surface.fn(point)
         optimizer.zero_grad()
@@ -266,7 +267,8 @@ def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget:
         if _diverged(value, start):
             outcome.status = "diverged"
             break
-        _record(outcome, EpochRecord(step, step, lr, float(loss.detach()), value, value), on_epoch)
+        if step % stride == 0 or step == total:
+            _record(outcome, EpochRecord(step, step, lr, float(loss.detach()), value, value), on_epoch)
     outcome.wall_time_s = time.perf_counter() - began
     return outcome
 

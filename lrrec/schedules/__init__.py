@@ -10,11 +10,11 @@ lives in `lrrec.schedules.torch_adapter` (imported on demand, so this package st
 
 from lrrec.schedules.config import LR_PARAM, ScheduleConfig, Warmup
 from lrrec.schedules.plateau import PlateauTracker
-from lrrec.schedules.registry import FAMILIES, ScheduleSpec, get_spec, list_specs
+from lrrec.schedules.registry import FAMILIES, FAMILY_DEFAULTS, ScheduleSpec, get_spec, list_specs
 from lrrec.schedules.space import RandomTrial, sample_config, search_space, suggest_config
 from lrrec.schedules.warmup import WARMUP_KINDS, WARMUP_PARAMS
 
 __all__ = [
-    "FAMILIES", "LR_PARAM", "WARMUP_KINDS", "WARMUP_PARAMS", "PlateauTracker", "RandomTrial", "ScheduleConfig",
+    "FAMILIES", "FAMILY_DEFAULTS", "LR_PARAM", "WARMUP_KINDS", "WARMUP_PARAMS", "PlateauTracker", "RandomTrial", "ScheduleConfig",
     "ScheduleSpec", "Warmup", "get_spec", "list_specs", "sample_config", "search_space", "suggest_config",
 ]

@@ -12,6 +12,9 @@ from lrrec.errors import unknown_name
 from lrrec.schedules.params import Param
 
 FAMILIES: tuple[str, ...] = ("constant", "piecewise", "smooth", "cyclical", "warmup")
+# Each family's representative schedule (the survey's section-4 picks): sweeps and baselines use these.
+FAMILY_DEFAULTS: dict[str, str] = {"constant": "constant", "piecewise": "step", "smooth": "cosine",
+                                   "cyclical": "sgdr", "warmup": "warmup_cosine"}
 
 # multiplier(t, T, params) -> array of multipliers of the initial LR, one per step in `t`
 Formula = Callable[[np.ndarray, int, Mapping[str, Any]], np.ndarray]

@@ -96,7 +96,7 @@ class Store:
             delay = min(delay * 2, 0.25)
 
     def ensure_schema(self) -> None:
-        """Create or migrate the schema; a new store also receives the bundled literature prior."""
+        """Create or migrate the schema; a new store also receives the bundled literature prior and corpus."""
         with self.transaction() as con:
             current = schema_version(con)
             if current > SCHEMA_VERSION:
@@ -105,9 +105,10 @@ class Store:
             if current < SCHEMA_VERSION:
                 migrate(con, current)
             if current == 0:
-                from lrrec.store.literature import literature_records
+                from lrrec.store.bundled import literature_records, load_corpus
 
                 write_records(con, literature_records())
+                load_corpus(con)
 
     # -- writing -----------------------------------------------------------------------------------------
     def start_run(self, task: TaskFingerprint | Mapping[str, Any] | str,

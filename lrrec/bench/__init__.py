@@ -1,0 +1,1 @@
+"""Benchmarks that reproduce published studies: `lrrec bench survey` (the survey's section 4)."""

@@ -1,0 +1,67 @@
+"""Pieces every `lrrec` command shares: the error-reporting group, JSON output, option parsers, options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from lrrec.errors import InvalidValueError, LrrecError
+
+
+class LrrecGroup(click.Group):
+    """A click group that reports library errors as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LrrecError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def emit_json(data: Any) -> None:
+    """Print `data` as JSON (the `--json` output of every command)."""
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """Parse `--set key=value` items; values are JSON literals where they parse (numbers, lists, true), else text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidValueError(f"--set expects key=value, got {item!r} (e.g. --set gamma=0.5)")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+set_option = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                          help="Set lr, a schedule parameter or warmup/warmup_frac/warmup_start_factor.")
+steps_option = click.option("--steps", default=100, show_default=True, type=click.IntRange(min=1),
+                            help="Budget in optimizer steps.")
+
+
+def split_list(text: str | None) -> list[str]:
+    """The non-empty, stripped items of a comma-separated option."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def parse_float(text: str, option: str) -> float:
+    """`text` as a number, or a one-line error naming `option`."""
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidValueError(f"{option} takes numbers separated by commas, got {text!r}") from None
+
+
+store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+                            help="Experience store file (default: $LRREC_STORE, else the user data folder).")
+data_root_option = click.option("--data-root", default=None, type=click.Path(file_okay=False),
+                                help="Folder holding CIFAR / ImageNet data for tasks that need it.")

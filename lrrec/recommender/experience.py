@@ -1,0 +1,137 @@
+"""The recommender's view of the store: one `Cell` per (task, schedule config, budget), seeds aggregated.
+
+One SQL aggregate reads it (fast on 100,000 runs); tasks whose features the store lacks (literature rows name
+only "dataset/model") are completed from the catalog.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrrec.catalog import catalog_fingerprint
+from lrrec.errors import LrrecError
+from lrrec.fingerprint import TaskFingerprint
+
+_CELLS_SQL = """
+SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
+       r.batch_size, r.epochs, r.metric_name, r.direction,
+       avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
+       count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
+       list(r.run_id ORDER BY r.run_id)[1:3], min(r.source)
+FROM runs r JOIN schedules s USING (config_id)
+WHERE r.status IN ('finished', 'diverged')
+GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
+         r.batch_size, r.epochs, r.metric_name, r.direction
+ORDER BY ALL
+"""
+_TASKS_SQL = "SELECT task_id, fingerprint FROM tasks ORDER BY task_id"
+
+
+@dataclass
+class Cell:
+    """The runs of one schedule config on one task and budget (seeds averaged)."""
+
+    task_id: str
+    config_id: str
+    schedule: str
+    family: str
+    lr: float
+    arm: str  # the config without its LR: schedule name + params + warmup, canonical JSON
+    optimizer: str
+    batch_size: int | None
+    epochs: int | None
+    metric_name: str
+    direction: str
+    metric: float | None  # mean over finished seeds; None when every seed diverged
+    n_finished: int
+    n_diverged: int
+    run_ids: list[str]
+    source: str
+    score: float | None = None  # within its task: 1 = best cell, 0 = worst (or diverged); None = no comparison
+
+
+@dataclass
+class Experience:
+    """Every task and cell of a store, with per-task normalised scores."""
+
+    tasks: dict[str, TaskFingerprint]
+    cells: list[Cell]
+    by_task: dict[str, list[Cell]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_task = defaultdict(list)
+        for cell in self.cells:
+            by_task[cell.task_id].append(cell)
+        for cells in by_task.values():
+            normalise(cells)
+        self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
+        self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
+
+    def without(self, task_id: str) -> Experience:
+        """The same experience with one task held out (scores are per task, so they stay as they are)."""
+        held_out = copy.copy(self)
+        held_out.tasks = {k: v for k, v in self.tasks.items() if k != task_id}
+        held_out.cells = [c for c in self.cells if c.task_id != task_id]
+        held_out.by_task = {k: v for k, v in self.by_task.items() if k != task_id}
+        return held_out
+
+
+def arm_key(name: str, params: Any, warmup: Any) -> str:
+    """The canonical identity of a config without its LR."""
+    load = (lambda v: json.loads(v) if isinstance(v, str) else v)
+    return json.dumps({"name": name, "params": load(params), "warmup": load(warmup)}, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def normalise(cells: list[Cell]) -> None:
+    """Score the cells of one task in [0, 1] per metric: (m - worst) / (best - worst); diverged cells get 0.
+
+    A metric with fewer than two distinct outcomes on the task compares nothing: its cells keep score None.
+    """
+    by_metric: dict[str, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        by_metric[cell.metric_name].append(cell)
+    for group in by_metric.values():
+        sign = 1.0 if group[0].direction == "max" else -1.0
+        values = [sign * c.metric for c in group if c.metric is not None and math.isfinite(c.metric)]
+        if not values:
+            continue
+        best, worst = max(values), min(values)
+        span = best - worst
+        if span <= 0 and len(values) == len(group):
+            continue
+        for cell in group:
+            if cell.metric is None or not math.isfinite(cell.metric):
+                cell.score = 0.0
+            else:
+                cell.score = 1.0 if span <= 0 else (sign * cell.metric - worst) / span
+
+
+def complete(task: TaskFingerprint) -> TaskFingerprint:
+    """Fill the features a fingerprint lacks from the catalog, when its dataset and model are known there."""
+    if task.task_kind != "classification" or task.n_params is not None:
+        return task
+    try:
+        known = catalog_fingerprint(task.dataset, task.model)
+    except LrrecError:
+        return task
+    filled = {k: (v if v is not None else getattr(known, k)) for k, v in task.to_dict().items()}
+    return TaskFingerprint.from_dict(filled)
+
+
+def load_experience(store: Any) -> Experience:
+    """Read every finished or diverged run of `store`, aggregated into cells."""
+    with store.transaction() as con:
+        task_rows = con.execute(_TASKS_SQL).fetchall()
+        cell_rows = con.execute(_CELLS_SQL).fetchall()
+    tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}
+    cells = [Cell(task_id, config_id, name, family, float(lr), arm_key(name, params, warmup), optimizer,
+                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), list(run_ids), source)
+             for (task_id, config_id, name, family, lr, params, warmup, optimizer, batch_size, epochs, metric_name,
+                  direction, metric, n_ok, n_div, run_ids, source) in cell_rows]
+    return Experience(tasks, cells)

@@ -1,0 +1,163 @@
+"""`suggest`: rank schedule configs for a task from similar past tasks, with evidence and adjustments."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.recommender.experience import Experience, load_experience
+from lrrec.recommender.model import (
+    DEFAULT_LR, REFERENCE_BATCH, Estimate, Estimates, ModelSettings, batch_rescale, estimate, optimizer_class,
+)
+from lrrec.schedules.config import ScheduleConfig
+from lrrec.schedules.units import steps_of
+
+MIN_SIMILARITY = 0.05  # below this no past task counts as similar: lrrec says so and falls back
+FALLBACK = ("warmup_cosine", {"warmup_frac": 0.05})
+
+
+@dataclass
+class Suggestion:
+    """One ranked schedule config and why."""
+
+    rank: int
+    config: dict[str, Any]
+    expected_score: float  # 1 = as good as the best config on similar tasks, 0 = as bad as the worst
+    score_sd: float
+    expected_metric: dict[str, Any] | None
+    confidence: str
+    p_beats_next: float | None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    adjustments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Recommendation:
+    """The answer of `lrrec suggest`."""
+
+    task: dict[str, Any]
+    optimizer: str
+    batch_size: int | None
+    epochs: int | None
+    suggestions: list[Suggestion]
+    nearest_tasks: list[dict[str, Any]]
+    fallback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
+            epochs: int | None = None, top: int = 3, settings: ModelSettings = ModelSettings(),
+            experience: Experience | None = None) -> Recommendation:
+    """Rank schedule configs for `target` from the store's experience (see `lrrec.recommender.model`)."""
+    experience = experience or load_experience(store)
+    estimates = estimate(experience, target, optimizer, batch_size, settings)
+    nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:5]
+    nearest_rows = [{"task": experience.tasks[tid].name, "similarity": round(w, 4),
+                     "cells": len(experience.by_task[tid])} for w, tid in nearest]
+    rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
+    if not nearest or nearest[0][0] < MIN_SIMILARITY:
+        closest = f" (closest: {nearest_rows[0]['task']}, similarity {nearest_rows[0]['similarity']:.3f})" \
+            if nearest_rows else ""
+        rec.fallback = (f"no task in the store is similar to {target.name}{closest}; falling back to lrrec's "
+                        f"default, {FALLBACK[0]} with a 5% warmup, not a learned recommendation")
+        rec.suggestions = [_fallback(optimizer, batch_size)]
+        return rec
+    # concrete configs run with this optimizer; without any, arms at their transferred (or default) LR
+    pool = list(estimates.configs.values()) or list(estimates.arms.values())
+    ranked = _distinct_schedules(sorted(pool, key=lambda e: (-e.score, e.key)))[:top]
+    for i, est in enumerate(ranked):
+        following = ranked[i + 1] if i + 1 < len(ranked) else None
+        rec.suggestions.append(_suggestion(i + 1, est, following, estimates, experience, target, optimizer,
+                                           batch_size, epochs))
+    return rec
+
+
+def _distinct_schedules(estimates: list[Estimate]) -> list[Estimate]:
+    seen, out = set(), []
+    for est in estimates:
+        if est.schedule not in seen:
+            seen.add(est.schedule)
+            out.append(est)
+    return out
+
+
+def _suggestion(rank: int, est: Estimate, following: Estimate | None, estimates: Estimates,
+                experience: Experience, target: TaskFingerprint, optimizer: str, batch_size: int | None,
+                epochs: int | None) -> Suggestion:
+    nearest_cell = est.evidence[0][2]
+    is_arm = est.key == nearest_cell.arm
+    lr = est.lr if is_arm else batch_rescale(nearest_cell.lr, nearest_cell.batch_size, batch_size, optimizer)
+    arm = json.loads(nearest_cell.arm)
+    config = ScheduleConfig.create(arm["name"], lr=float(f"{lr:.3g}"), params=arm["params"], warmup=arm["warmup"])
+    top_similarity = est.evidence[0][1]
+    n_similar = sum(1 for _, w, _ in est.evidence if w >= 0.3)
+    confidence = "high" if top_similarity >= 0.7 and n_similar >= 2 else "medium" if top_similarity >= 0.3 else "low"
+    p_next = None
+    if following is not None:
+        spread = math.hypot(est.se, following.se)
+        p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
+    evidence = [{"task": experience.tasks[tid].name, "similarity": round(w, 4), "metric_name": c.metric_name,
+                 "metric": c.metric, "score": round(c.score, 4), "lr": c.lr, "batch_size": c.batch_size,
+                 "optimizer": c.optimizer, "seeds": c.n_finished, "diverged": c.n_diverged, "source": c.source,
+                 "runs": c.run_ids}
+                for tid, w, c in est.evidence[:3]]
+    return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),
+                      _expected_metric(est, experience, target), confidence,
+                      None if p_next is None else round(p_next, 3), evidence,
+                      _adjustments(est, estimates.arms[nearest_cell.arm], config, target, optimizer, batch_size,
+                                   epochs))
+
+
+def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerprint) -> dict[str, Any] | None:
+    """The metric this config reached on tasks with the same dataset (e.g. published CIFAR-100 results)."""
+    same = [(tid, w, c) for tid, w, c in est.evidence if experience.tasks[tid].dataset == target.dataset
+            and c.metric is not None]
+    if not same:
+        return None
+    total = sum(w for _, w, _ in same)
+    mean = sum(w * c.metric for _, w, c in same) / total
+    sd = math.sqrt(sum(w * (c.metric - mean) ** 2 for _, w, c in same) / total)
+    return {"name": same[0][2].metric_name, "value": round(mean, 6), "sd": round(sd, 6),
+            "from": sorted({experience.tasks[tid].name for tid, _, _ in same})}
+
+
+def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: TaskFingerprint, optimizer: str,
+                 batch_size: int | None, epochs: int | None) -> list[str]:
+    if est is arm:  # no config ran with this optimizer: the arm's transferred LR, already batch-rescaled
+        notes = [f"lr {config.lr:g}: {arm.lr_basis}"]
+    else:
+        notes = [f"lr {config.lr:g}: the LR this config ran at on {len(est.evidence)} similar task(s); "
+                 f"{arm.lr_basis}: {arm.lr:.3g}"]
+        notes += _batch_note(est.evidence[0][2].batch_size, batch_size, optimizer)
+    if epochs and target.n_train and batch_size:
+        total = epochs * max(1, target.n_train // batch_size)
+        warm = config.params.get("warmup_frac")
+        extra = f"; warmup {steps_of(warm, total)} steps" if warm else ""
+        notes.append(f"budget: durations are fractions of {epochs} epochs = {total} steps at batch {batch_size}{extra}")
+    elif epochs:
+        notes.append(f"budget: durations are fractions of the {epochs}-epoch budget")
+    return notes
+
+
+def _batch_note(evidence_batch: int | None, batch_size: int | None, optimizer: str) -> list[str]:
+    rule = "linear" if optimizer_class(optimizer) == "sgd" else "square-root"
+    if not batch_size or evidence_batch == batch_size:
+        return []
+    if evidence_batch:
+        return [f"LR rescaled from batch size {evidence_batch} to {batch_size} by the {rule} rule"]
+    return [f"the evidence does not state its batch size, so the LR is not rescaled to {batch_size}; "
+            f"if it was trained at batch B, multiply by ({batch_size}/B) ({rule} rule)"]
+
+
+def _fallback(optimizer: str, batch_size: int | None) -> Suggestion:
+    wanted = optimizer_class(optimizer)
+    lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
+    config = ScheduleConfig.create(FALLBACK[0], lr=float(f"{lr:.3g}"), params=FALLBACK[1])
+    return Suggestion(1, config.to_dict(), 0.0, 0.0, None, "none", None, [],
+                      [f"fallback default: {FALLBACK[0]}, lr {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
+                       + (f" rescaled to batch {batch_size}" if batch_size else "")])

@@ -1,0 +1,136 @@
+"""The recommender on real stores: runs trained by lrrec on built-in tasks, and the shipped corpus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lrrec.catalog import catalog_fingerprint
+from lrrec.cli import cli
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.recommender.evaluate import evaluate
+from lrrec.recommender.experience import Cell, load_experience, normalise
+from lrrec.recommender.suggest import suggest
+from lrrec.runners.execute import sweep
+from lrrec.store.store import open_store
+
+SCHEDULES = ["constant", "step", "cosine", "sgdr", "warmup_cosine", "htd"]
+LRS = [0.003, 0.03, 0.3]
+
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory):
+    """Real runs: 6 schedules x 3 LRs on three small tasks (4 epochs, population mode), nothing else."""
+    store = open_store(tmp_path_factory.mktemp("rec") / "store.duckdb")
+    with store.transaction() as con:  # only this test's own runs
+        con.execute("DELETE FROM curves")
+        con.execute("DELETE FROM runs")
+    sweep(store, ["wine/mlp", "breast_cancer/mlp", "digits/mlp"], SCHEDULES, seeds=1, lr_grid=LRS, epochs=4,
+          population=True)
+    return store
+
+
+def _cell(metric, direction="max", name="acc"):
+    return Cell("t", "c", "cosine", "smooth", 0.1, "{}", "sgd", 128, 10, name, direction, metric, 1, 0, [], "x")
+
+
+def test_normalise_scores_best_1_worst_0_and_diverged_0_in_either_direction():
+    cells = [_cell(0.9), _cell(0.5), _cell(0.7), _cell(None)]
+    normalise(cells)
+    assert [c.score for c in cells] == [1.0, 0.0, pytest.approx(0.5), 0.0]
+    losses = [_cell(2.0, "min", "loss"), _cell(1.0, "min", "loss")]
+    normalise(losses)
+    assert [c.score for c in losses] == [0.0, 1.0]
+    single = [_cell(0.9)]
+    normalise(single)
+    assert single[0].score is None  # one outcome compares nothing
+
+
+def test_suggest_ranks_from_the_most_similar_task_with_evidence(trained_store):
+    experience = load_experience(trained_store)
+    rec = suggest(trained_store, catalog_fingerprint("digits", "mlp"), experience=experience, top=3)
+    assert rec.fallback is None and len(rec.suggestions) == 3
+    assert rec.nearest_tasks[0]["task"] == "digits/mlp" and rec.nearest_tasks[0]["similarity"] > 0.9
+    first = rec.suggestions[0]
+    assert first.evidence[0]["task"] == "digits/mlp"
+    assert first.evidence[0]["score"] >= 0.8  # near the best config of the (almost) identical task
+    assert first.config["lr"] == pytest.approx(first.evidence[0]["lr"])  # no batch size given: not rescaled
+    scores = [s.expected_score for s in rec.suggestions]
+    assert scores == sorted(scores, reverse=True)
+    assert len({s.config["name"] for s in rec.suggestions}) == 3
+    assert first.p_beats_next is not None and 0.0 <= first.p_beats_next <= 1.0
+
+
+def test_lr_is_rescaled_to_the_batch_size(trained_store):
+    target = catalog_fingerprint("digits", "mlp")
+    plain = suggest(trained_store, target, top=1).suggestions[0]
+    bigger = suggest(trained_store, target, batch_size=256, top=1).suggestions[0]
+    evidence_batch = plain.evidence[0]["batch_size"]  # 64, the digits task's batch size
+    assert bigger.config["lr"] == pytest.approx(plain.config["lr"] * 256 / evidence_batch, rel=0.02)  # linear rule
+    assert any("rescaled from batch size 64 to 256" in note for note in bigger.adjustments)
+    adam = suggest(trained_store, target, optimizer="adam", batch_size=512, top=1).suggestions[0]
+    assert adam.config["lr"] == pytest.approx(1e-3 * 2.0, rel=0.02)  # no Adam run: default, square-root rule
+    assert "no similar adam run" in adam.adjustments[0]
+
+
+def test_nothing_similar_says_so_and_falls_back(tmp_path):
+    store = open_store(tmp_path / "surfaces.duckdb")
+    sweep(store, ["surface/saddle"], ["cosine", "constant"], seeds=1, lr_grid=[0.01, 0.1], epochs=50)
+    target = TaskFingerprint(name="text/transformer", dataset="text", model="transformer", n_train=10**8,
+                             n_classes=50000, input_numel=2048, n_params=10**9, forward_flops=1e12, depth=48,
+                             has_norm=True, has_residual=True)
+    with open_store(tmp_path / "surfaces.duckdb").transaction() as con:
+        con.execute("DELETE FROM runs WHERE source = 'literature'")
+    rec = suggest(store, target)
+    assert rec.fallback is not None and "no task in the store is similar" in rec.fallback
+    assert rec.suggestions[0].config["name"] == "warmup_cosine" and rec.suggestions[0].confidence == "none"
+
+
+def test_evaluate_reports_every_method_per_task_with_regrets_in_range(trained_store):
+    report = evaluate(trained_store)
+    names = [row["task"] for row in report["tasks"]]
+    assert names == ["breast_cancer/mlp", "digits/mlp", "wine/mlp"]
+    for row in report["tasks"]:
+        assert {"lrrec", "global_default", "random", "default_smooth"} <= set(row["regret"])
+        assert all(0.0 <= r <= 1.0 for r in row["regret"].values())
+        assert row["regret_top3"]["lrrec"] <= row["regret"]["lrrec"]
+    assert report["median_regret"]["lrrec"] <= report["median_regret"]["random"]
+
+
+def test_on_the_shipped_corpus_lrrec_beats_the_best_global_default(tmp_path):
+    store = open_store(tmp_path / "fresh.duckdb")  # a new store holds the shipped corpus
+    report = evaluate(store)
+    assert len(report["tasks"]) >= 8
+    assert report["median_regret"]["lrrec"] < report["median_regret"]["global_default"]
+
+
+def test_cli_suggest_json_and_errors(trained_store):
+    path = str(trained_store.path)
+    out = CliRunner().invoke(cli, ["suggest", "--task", "wine/mlp", "--store", path, "--json", "--top", "2"])
+    data = json.loads(out.output)
+    assert data["task"]["name"] == "wine/mlp" and len(data["suggestions"]) == 2
+    bad = CliRunner().invoke(cli, ["suggest", "--dataset", "cifar100", "--store", path])
+    assert bad.exit_code == 1 and "--dataset NAME --model NAME" in bad.output
+    unknown = CliRunner().invoke(cli, ["suggest", "--dataset", "cifar100", "--model", "vgg", "--store", path])
+    assert unknown.exit_code == 1 and "unknown model 'vgg'" in unknown.output
+
+
+def test_cli_evaluate_writes_a_plot(trained_store, tmp_path):
+    out = tmp_path / "regret.png"
+    result = CliRunner().invoke(cli, ["evaluate", "--store", str(trained_store.path), "--plot", str(out)])
+    assert result.exit_code == 0 and "median" in result.output
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_suggest_imports_no_torch(tmp_path):
+    script = (
+        "import sys; from click.testing import CliRunner; from lrrec.cli import cli;"
+        f"r = CliRunner().invoke(cli, ['suggest', '--dataset', 'cifar100', '--model', 'wrn', '--store', {str(tmp_path / 's.duckdb')!r}]);"
+        "assert r.exit_code == 0, r.output; print('torch' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
