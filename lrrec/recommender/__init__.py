@@ -1,0 +1,3 @@
+"""The recommender: rank schedule configs for a task from similar past tasks (`suggest`), and check the
+ranking against held-out tasks (`evaluate`). Torch-free: it reads only the store and the catalog.
+"""
