@@ -35,7 +35,7 @@ def trained_store(tmp_path_factory):
 
 
 def _cell(metric, direction="max", name="acc"):
-    return Cell("t", "c", "cosine", "smooth", 0.1, "{}", "sgd", 128, 10, name, direction, metric, 1, 0, [], "x")
+    return Cell("t", "c", "cosine", "smooth", 0.1, "{}", "sgd", 128, 10, name, direction, metric, 1, 0, "x")
 
 
 def test_normalise_scores_best_1_worst_0_and_diverged_0_in_either_direction():

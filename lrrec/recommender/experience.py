@@ -22,7 +22,7 @@ SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coale
        r.batch_size, r.epochs, r.metric_name, r.direction,
        avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
        count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
-       list(r.run_id ORDER BY r.run_id)[1:3], min(r.source)
+       min(r.source)
 FROM runs r JOIN schedules s USING (config_id)
 WHERE r.status IN ('finished', 'diverged')
 GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
@@ -32,7 +32,7 @@ ORDER BY ALL
 _TASKS_SQL = "SELECT task_id, fingerprint FROM tasks ORDER BY task_id"
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """The runs of one schedule config on one task and budget (seeds averaged)."""
 
@@ -50,7 +50,6 @@ class Cell:
     metric: float | None  # mean over finished seeds; None when every seed diverged
     n_finished: int
     n_diverged: int
-    run_ids: list[str]
     source: str
     score: float | None = None  # within its task: 1 = best cell, 0 = worst (or diverged); None = no comparison
 
@@ -124,14 +123,26 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
     return TaskFingerprint.from_dict(filled)
 
 
+def run_ids(store: Any, cell: Cell, limit: int = 3) -> list[str]:
+    """Ids of the runs behind a cell (the evidence a suggestion cites)."""
+    with store.transaction() as con:
+        rows = con.execute("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
+                           "ORDER BY run_id LIMIT ?", [cell.task_id, cell.config_id, cell.metric_name, limit])
+        return [r[0] for r in rows.fetchall()]
+
+
 def load_experience(store: Any) -> Experience:
     """Read every finished or diverged run of `store`, aggregated into cells."""
     with store.transaction() as con:
         task_rows = con.execute(_TASKS_SQL).fetchall()
         cell_rows = con.execute(_CELLS_SQL).fetchall()
     tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}
-    cells = [Cell(task_id, config_id, name, family, float(lr), arm_key(name, params, warmup), optimizer,
-                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), list(run_ids), source)
+    arms: dict[tuple, str] = {}  # few distinct configs, many cells: build each arm key once
+    for row in cell_rows:
+        if (key := (row[5], row[6], row[2])) not in arms:
+            arms[key] = arm_key(row[2], row[5], row[6])
+    cells = [Cell(task_id, config_id, name, family, float(lr), arms[(params, warmup, name)], optimizer,
+                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), source)
              for (task_id, config_id, name, family, lr, params, warmup, optimizer, batch_size, epochs, metric_name,
-                  direction, metric, n_ok, n_div, run_ids, source) in cell_rows]
+                  direction, metric, n_ok, n_div, source) in cell_rows]
     return Experience(tasks, cells)

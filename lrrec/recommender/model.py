@@ -107,7 +107,7 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
     """Score every config, arm, schedule and family of `experience` for `target`."""
     weights = {tid: similarity(target, experience.tasks[tid], settings.bandwidth) for tid in experience.by_task}
     per_family: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    per_schedule: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    per_schedule: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     per_arm: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     per_config: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     family_of: dict[str, str] = {}
@@ -116,7 +116,7 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
         for fam, cell in _best_by(cells, lambda c: c.family).items():
             per_family[fam].append((w, cell.score))
         for name, cell in _best_by(cells, lambda c: c.schedule).items():
-            per_schedule[name].append((w, cell.score))
+            per_schedule[name].append((tid, w, cell))
             family_of[name] = cell.family
         for arm, cell in _best_by(cells, lambda c: c.arm).items():
             per_arm[arm].append((tid, w, cell))
@@ -126,11 +126,12 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
     scores = [s for values in per_family.values() for _, s in values]
     overall = sum(scores) / len(scores) if scores else 0.5
     families = {f: _pool(v, overall, settings.shrink) for f, v in per_family.items()}
-    schedules = {n: _pool(v, families[family_of[n]], settings.shrink) for n, v in per_schedule.items()}
+    schedules = {n: _pool([(w, c.score) for _, w, c in v], families[family_of[n]], settings.shrink)
+                 for n, v in per_schedule.items()}
     arms = {}
     for arm, seen in per_arm.items():
         est = _estimate(arm, seen, schedules[seen[0][2].schedule], settings.shrink)
-        est.lr, est.lr_basis = _transfer_lr(seen, experience, weights, est.schedule, optimizer, batch_size)
+        est.lr, est.lr_basis = _transfer_lr(seen, per_schedule[est.schedule], optimizer, batch_size)
         arms[arm] = est
     configs = {}
     for config_id, seen in per_config.items():
@@ -146,14 +147,12 @@ def _arm_prior(arm: Estimate, lr: float, settings: ModelSettings) -> float:
     return arm.score - settings.lr_penalty * abs(math.log10(lr) - math.log10(arm.lr))
 
 
-def _transfer_lr(seen: list[tuple[str, float, Cell]], experience: Experience, weights: dict[str, float],
-                 schedule: str, optimizer: str, batch_size: int | None) -> tuple[float, str]:
+def _transfer_lr(seen: list[tuple[str, float, Cell]], schedule_best: list[tuple[str, float, Cell]],
+                 optimizer: str, batch_size: int | None) -> tuple[float, str]:
     """Weighted geometric mean of the neighbours' best LRs (same optimizer class), batch-rescaled."""
     wanted = optimizer_class(optimizer)
     for level, pairs in (("this config", [(w, c) for _, w, c in seen]),
-                         ("this schedule", [(weights[tid], c) for tid, cells in experience.by_task.items()
-                                            for c in _best_by(cells, lambda c: c.schedule).values()
-                                            if c.schedule == schedule])):
+                         ("this schedule", [(w, c) for _, w, c in schedule_best])):
         usable = [(w, c) for w, c in pairs if optimizer_class(c.optimizer) == wanted and w > 0 and c.lr > 0]
         total = sum(w for w, _ in usable)
         if total > 1e-12:

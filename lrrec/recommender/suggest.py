@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lrrec.fingerprint import TaskFingerprint
-from lrrec.recommender.experience import Experience, load_experience
+from lrrec.recommender.experience import Experience, load_experience, run_ids
 from lrrec.recommender.model import (
     DEFAULT_LR, REFERENCE_BATCH, Estimate, Estimates, ModelSettings, batch_rescale, estimate, optimizer_class,
 )
@@ -72,7 +72,7 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     ranked = _distinct_schedules(sorted(pool, key=lambda e: (-e.score, e.key)))[:top]
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
-        rec.suggestions.append(_suggestion(i + 1, est, following, estimates, experience, target, optimizer,
+        rec.suggestions.append(_suggestion(store, i + 1, est, following, estimates, experience, target, optimizer,
                                            batch_size, epochs))
     return rec
 
@@ -86,7 +86,7 @@ def _distinct_schedules(estimates: list[Estimate]) -> list[Estimate]:
     return out
 
 
-def _suggestion(rank: int, est: Estimate, following: Estimate | None, estimates: Estimates,
+def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None, estimates: Estimates,
                 experience: Experience, target: TaskFingerprint, optimizer: str, batch_size: int | None,
                 epochs: int | None) -> Suggestion:
     nearest_cell = est.evidence[0][2]
@@ -104,7 +104,7 @@ def _suggestion(rank: int, est: Estimate, following: Estimate | None, estimates:
     evidence = [{"task": experience.tasks[tid].name, "similarity": round(w, 4), "metric_name": c.metric_name,
                  "metric": c.metric, "score": round(c.score, 4), "lr": c.lr, "batch_size": c.batch_size,
                  "optimizer": c.optimizer, "seeds": c.n_finished, "diverged": c.n_diverged, "source": c.source,
-                 "runs": c.run_ids}
+                 "runs": run_ids(store, c)}
                 for tid, w, c in est.evidence[:3]]
     return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),
                       _expected_metric(est, experience, target), confidence,
