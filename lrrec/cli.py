@@ -408,6 +408,95 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 
 
 
+
+@cli.command("tune")
+@click.option("--task", "task_name", default=None, help="A task from `lrrec tasks list` / module:function.")
+@click.option("--dataset", default=None, help="Or a catalog dataset with a built-in task (with --model).")
+@click.option("--model", default=None, help="Catalog model (with --dataset).")
+@click.option("--schedule", default=None, help="Tune one schedule's hyperparameters.")
+@click.option("--families", default=None, help="Or search these families (comma-separated; default: all).")
+@click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Trials for the whole study.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds per worker.")
+@click.option("--seed-top", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Enqueue the top K suggested configs first.")
+@click.option("--storage", default=None, help="Optuna storage: a journal file (one machine) or an RDB URL "
+              "(several machines). Default: OUT/study.journal.")
+@click.option("--study", "study_name", default=None, help="Study name (reuse it to resume).")
+@click.option("--n-jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the figures and summary (default: tune-STUDY).")
+@_budget_options
+def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
+                 families: str | None, n_trials: int | None, timeout: float | None, seed_top: int,
+                 storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
+                 batch_size: int | None, optimizer: str | None, device: str | None, data_root: str | None,
+                 store_path: str | None, as_json: bool) -> None:
+    """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
+    from pathlib import Path
+
+    from lrrec.recommender.tune import TuneJob, resolve_schedules, tune
+    from lrrec.store.store import open_store
+
+    task = _trainable_task(task_name, dataset, model)
+    target = _target(dataset, model, task_name, data_root)
+    schedules = resolve_schedules(schedule, families)
+    study_name = study_name or f"lrrec-{task.replace('/', '-').replace(':', '-')}-{schedule or families or 'all'}"
+    folder = Path(out_dir or f"tune-{study_name}")
+    store = open_store(store_path)
+    job = TuneJob(task, schedules, storage or str(folder / "study.journal"), study_name, str(store.path), epochs,
+                  batch_size, optimizer, data_root, device)
+    try:
+        summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, n_jobs=n_jobs)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
+        raise SystemExit(130) from None
+    summary["figures"] = _tune_figures(summary, store, folder)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"study {summary['study']} ({summary['storage']}): " +
+               ", ".join(f"{n} {state}" for state, n in summary["trials"].items()))
+    if summary["seeded"]:
+        click.echo("seeded with: " + ", ".join(f"{c['name']} lr={c['lr']:g}" for c in summary["seeded"]))
+    if summary["best"]:
+        best = summary["best"]
+        params = " ".join(f"{k}={v}" for k, v in best["config"]["params"].items())
+        click.echo(f"best: trial {best['trial']} value {best['value']:.4f}: {best['config']['name']} "
+                   f"lr={best['config']['lr']:g} {params} (run {best['run_id']})")
+    click.echo(f"figures in {folder}")
+
+
+def _trainable_task(task_name: str | None, dataset: str | None, model: str | None) -> str:
+    """The task to train: --task, or the built-in task of a catalog dataset and model."""
+    if task_name:
+        return task_name
+    from lrrec.catalog import canonical
+    from lrrec.runners.tasks import TASKS
+
+    if not dataset or not model:
+        raise InvalidValueError("name the task: --task NAME, or --dataset NAME --model NAME")
+    name = f"{canonical(dataset)}/{canonical(model)}"
+    if name not in TASKS:
+        raise InvalidValueError(f"no built-in task trains {name}; pass --task (a built-in task or module:function)")
+    return name
+
+
+def _tune_figures(summary: dict, store: Any, folder: Any) -> list[str]:
+    """Plot the history, the best config's LR curve and its validation curve against the top suggestion's."""
+    from lrrec.plots import plot_tuning
+    from lrrec.schedules import ScheduleConfig
+
+    if not summary["best"]:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    best = ScheduleConfig.from_dict(summary["best"]["config"])
+    runs = {h["trial"]: h["run_id"] for h in summary["history"] if h["run_id"]}
+    curves = {f"best (trial {summary['best']['trial']})": store.curves(summary["best"]["run_id"])}
+    if summary["seeded"] and 0 in runs and runs[0] != summary["best"]["run_id"]:
+        curves["top suggestion (trial 0)"] = store.curves(runs[0])
+    steps = max((p["step"] or 0 for p in next(iter(curves.values()))), default=100) or 100
+    return plot_tuning(summary, curves, best.lrs(range(steps), steps).tolist(), folder)
+
 from lrrec.bench.cli import bench  # noqa: E402  (a sub-group in its own package)
 
 cli.add_command(bench)

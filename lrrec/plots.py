@@ -74,3 +74,54 @@ def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
         save_figure(fig, out)
     finally:
         plt.close(fig)
+
+
+def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[float], out_dir: str | os.PathLike[str]) -> list[str]:
+    """The `lrrec tune` figures: optimisation history, the best schedule's LR, and validation curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(out_dir)
+    written = []
+    done = [h for h in summary["history"] if h["value"] is not None]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if done:
+        values = [h["value"] for h in done]
+        best = [max(values[: i + 1]) if summary.get("direction", "max") == "max" else min(values[: i + 1])
+                for i in range(len(values))]
+        ax.scatter([h["trial"] for h in done], values, s=14, label="trial (pruned trials: last reported value)")
+        ax.step([h["trial"] for h in done], best, where="post", color="C1", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective")
+    ax.set_title(f"study {summary['study']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(_save(fig, folder / "history.png"))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(best_lrs)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(f"best config: {summary['best']['config']['name']}" if summary.get("best") else "no finished trial")
+    fig.tight_layout()
+    written.append(_save(fig, folder / "best_lr.png"))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, points in curves.items():
+        ax.plot([p["epoch"] for p in points], [p["val_metric"] for p in points], marker="o", ms=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation metric")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(_save(fig, folder / "curves.png"))
+    return written
+
+
+def _save(fig: object, path: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+    return str(path)

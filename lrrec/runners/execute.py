@@ -56,15 +56,34 @@ def _end(run, outcome: Outcome) -> None:
         run.end("diverged", note=f"stopped at step {outcome.steps_done} of {outcome.total_steps}")
 
 
+class StopRun(Exception):
+    """Raised by an `on_epoch` callback to stop a run early on purpose (e.g. pruned by a tuner)."""
+
+
 def run_one(store: Store, task: Task, config: ScheduleConfig, budget: Budget, seed: int, *,
             data_root: str | None = None, device: str | None = None, progress: bool = False,
-            target: float | None = None) -> RunResult:
-    """Train one run and record it (curve per epoch); Ctrl-C records it as interrupted and re-raises."""
+            target: float | None = None, on_epoch: Callable[[EpochRecord], None] | None = None,
+            source_ref: str | None = None) -> RunResult:
+    """Train one run and record it (curve per epoch); Ctrl-C records it as interrupted and re-raises.
+
+    `on_epoch` sees each epoch after it is logged; raising `StopRun` there ends the run as interrupted.
+    """
     fingerprint = task_fingerprint(task.name, data_root)
     dev = str(pick_device(device))
-    with store.start_run(fingerprint, config, target_value=target, **_run_settings(task, budget, seed, dev)) as run:
-        outcome = train(task, config, budget, seed, data_root=data_root, device=device,
-                        on_epoch=lambda record: _log(run, task, record), progress=progress)
+
+    def log(record: EpochRecord) -> None:
+        _log(run, task, record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    with store.start_run(fingerprint, config, target_value=target, source_ref=source_ref,
+                         **_run_settings(task, budget, seed, dev)) as run:
+        try:
+            outcome = train(task, config, budget, seed, data_root=data_root, device=device, on_epoch=log,
+                            progress=progress)
+        except StopRun as stop:
+            run.end("interrupted", note=str(stop))
+            return RunResult(run.run_id, task.name, config, seed, "interrupted", None)
         _end(run, outcome)
     return RunResult(run.run_id, task.name, config, seed, run.status or "finished", outcome)
 

@@ -88,6 +88,11 @@ class Param:
             raise InvalidValueError(f"{where}: {self.name}={value!r} is outside {self.range_text()}")
 
     def _check_fractions(self, value: Any, where: str) -> list[float]:
+        if isinstance(value, str):  # "0.5,0.75": the form the tuner's categorical labels take
+            try:
+                value = [float(part) for part in value.split(",")]
+            except ValueError:
+                raise InvalidValueError(f"{where}: {self.name} must be fractions like 0.5,0.75, got {value!r}") from None
         if not isinstance(value, (list, tuple)) or not value:
             raise InvalidValueError(
                 f"{where}: {self.name} must be a non-empty list of fractions of the budget, e.g. [0.5, 0.75]"

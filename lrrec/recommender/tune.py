@@ -1,0 +1,254 @@
+"""`tune`: an Optuna study over schedule hyperparameters, seeded with the recommender's top suggestions.
+
+The search space comes from the schedule library: one schedule's parameters (trial parameters are the flat
+keys of `ScheduleConfig.from_flat`), or several schedules as a categorical `schedule` with conditional
+parameters named `<schedule>.<key>`. The study's user attributes (`lrrec.task`, `lrrec.metric`,
+`lrrec.budget`, `lrrec.schedule`) make `lrrec ingest` map it back exactly. Every trial trains with a real runner,
+reports each epoch for pruning, and is recorded in the experience store as it finishes. Several processes (or
+machines) share a study through its storage: a journal file on one machine, an RDB URL across machines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lrrec.errors import InvalidValueError, LrrecError
+from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig, get_spec, list_specs, search_space, suggest_config
+from lrrec.schedules.params import is_active
+
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+@dataclass(frozen=True)
+class TuneJob:
+    """Everything a tuning worker needs (plain data, so it crosses process boundaries)."""
+
+    task: str
+    schedules: tuple[str, ...]
+    storage: str
+    study: str
+    store_path: str
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    data_root: str | None = None
+    device: str | None = None
+    seed: int = 0
+
+
+def open_storage(url: str) -> Any:
+    """An Optuna storage: a journal file (path ending .log/.journal/.jsonl) or an RDB URL (sqlite://, postgresql://)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" in url:
+        return optuna.storages.RDBStorage(url)
+    if not url.endswith(JOURNAL_SUFFIXES):
+        raise InvalidValueError(f"--storage {url}: give a journal file ending in {', '.join(JOURNAL_SUFFIXES)} "
+                                f"or an RDB URL such as sqlite:///study.db or postgresql://host/db")
+    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(url))
+
+
+def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, ...]:
+    """The schedules to search: one by name, or every schedule of the given families (default: all)."""
+    if schedule and families:
+        raise InvalidValueError("give either --schedule or --families, not both")
+    if schedule:
+        return (get_spec(schedule).name,)
+    wanted = [f.strip() for f in (families or "").split(",") if f.strip()]
+    names = [s.name for family in (wanted or [None]) for s in list_specs(family)]
+    return tuple(dict.fromkeys(names))
+
+
+def draw_config(trial: Any, schedules: tuple[str, ...]) -> ScheduleConfig:
+    """The trial's schedule config (parameter naming as in the module docstring)."""
+    if len(schedules) == 1:
+        return suggest_config(trial, schedules[0])
+    name = trial.suggest_categorical("schedule", list(schedules))
+    return suggest_config(trial, name, prefix=f"{name}.")
+
+
+def trial_params(config: ScheduleConfig, schedules: tuple[str, ...]) -> dict[str, Any] | None:
+    """The trial parameters that reproduce `config` (clipped to the search space), or None if it lies outside."""
+    if config.name not in schedules:
+        return None
+    space, flat = search_space(config.name), config.flat()
+    params: dict[str, Any] = {}
+    for key, param in space.items():
+        if not param.searchable or not is_active(param, flat):
+            continue
+        value = flat[key]
+        if param.kind == "fractions":
+            value = ",".join(f"{x:g}" for x in value)
+            if value not in [",".join(f"{x:g}" for x in option) for option in param.search_choices]:
+                return None
+        elif param.kind in ("bool", "choice"):
+            if value not in (param.search_choices or param.choices or (False, True)):
+                return None
+        else:
+            low, high = param.search
+            value = min(max(value, low), high)
+            value = int(round(value)) if param.kind == "int" else float(value)
+        params[key] = value
+    prefix = f"{config.name}." if len(schedules) > 1 else ""
+    out = {prefix + k: v for k, v in params.items()}
+    if prefix:
+        out["schedule"] = config.name
+    return out
+
+
+def create_study(job: TuneJob, direction: str, attrs: dict[str, Any]) -> Any:
+    """Create (or reopen, to resume) the study and record lrrec's attributes on it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=open_storage(job.storage), study_name=job.study, load_if_exists=True,
+                                direction="maximize" if direction == "max" else "minimize",
+                                sampler=optuna.samplers.TPESampler(seed=job.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    return study
+
+
+def seed_study(study: Any, suggestions: list[ScheduleConfig], schedules: tuple[str, ...]) -> int:
+    """Enqueue the suggested configs (in the search space) so they are evaluated first; returns how many."""
+    count = 0
+    for config in suggestions:
+        params = trial_params(config, schedules)
+        if params is not None:
+            study.enqueue_trial(params, skip_if_exists=True)
+            count += 1
+    return count
+
+
+def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> None:
+    """One worker: pull trials from the shared study until `n_trials` of the study are done (or `timeout`)."""
+    import optuna
+
+    from lrrec.runners.execute import StopRun, run_one
+    from lrrec.runners.tasks import get_task
+    from lrrec.store.store import open_store
+    from lrrec.runners.execute import _budget
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    task = get_task(job.task)
+    budget = _budget(task, job.epochs, job.batch_size, job.optimizer)
+    store = open_store(job.store_path)
+    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
+
+    def objective(trial: Any) -> float:
+        config = draw_config(trial, job.schedules)
+        trial.set_user_attr("lrrec.seed", job.seed)
+
+        def report(record: Any) -> None:
+            if record.val_metric is None or not math.isfinite(record.val_metric):
+                return
+            trial.report(record.val_metric, record.epoch)
+            if trial.should_prune():
+                raise StopRun(f"pruned by Optuna at epoch {record.epoch}")
+
+        result = run_one(store, task, config, budget, job.seed, data_root=job.data_root, device=job.device,
+                         on_epoch=report, source_ref=f"optuna {job.study} trial {trial.number}")
+        trial.set_user_attr("lrrec.run_id", result.run_id)
+        if result.status != "finished" or result.outcome is None or result.outcome.final_metric is None:
+            raise optuna.TrialPruned(f"run {result.status}")  # recorded as such in the store; the study goes on
+        return result.outcome.final_metric
+
+    remaining = None
+    if n_trials is not None:
+        done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        remaining = max(0, n_trials - done)
+    if remaining != 0:
+        study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(LrrecError, RuntimeError, ValueError),
+                       callbacks=[_stop_at(n_trials)] if n_trials else None)
+
+
+def _stop_at(n_trials: int) -> Any:
+    """Stop a worker once the shared study holds `n_trials` finished trials (other workers count too)."""
+    def callback(study: Any, trial: Any) -> None:
+        if sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished()) >= n_trials:
+            study.stop()
+    return callback
+
+
+def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
+         seed_top: int = 3, n_jobs: int = 1) -> dict[str, Any]:
+    """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes."""
+    from lrrec.recommender.suggest import suggest
+    from lrrec.runners.execute import _budget
+    from lrrec.runners.tasks import get_task
+    from lrrec.store.store import open_store
+
+    if n_trials is None and timeout is None:
+        raise InvalidValueError("give --n-trials or --timeout, or the study would never end")
+    task = get_task(job.task)
+    budget = _budget(task, job.epochs, job.batch_size, job.optimizer)
+    attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
+             "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
+                              "optimizer_params": budget.optimizer_params()}}
+    if len(job.schedules) == 1:
+        attrs["lrrec.schedule"] = job.schedules[0]
+    study = create_study(job, task.direction, attrs)
+    seeded: list[ScheduleConfig] = []
+    if seed_top and not study.get_trials(deepcopy=False):
+        rec = suggest(open_store(job.store_path), target, optimizer=budget.optimizer, batch_size=budget.batch_size,
+                      epochs=budget.epochs, top=max(seed_top, 1) * 4)
+        configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
+        seeded = [c for c in configs if trial_params(c, job.schedules) is not None][:seed_top]
+        seed_study(study, seeded, job.schedules)
+    if n_jobs <= 1:
+        run_worker(job, n_trials, timeout)
+    else:  # worker processes sharing the study through its storage, as on several machines
+        command = [sys.executable, "-m", "lrrec.recommender.tune", json.dumps(asdict(job)), json.dumps(n_trials),
+                   json.dumps(timeout)]
+        workers = [subprocess.Popen(command) for _ in range(n_jobs)]
+        codes = [w.wait() for w in workers]
+        if any(codes):
+            raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
+                             f"study {job.study}")
+    return summarize(job, [c.to_dict() for c in seeded])
+
+
+def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
+    """The study's state: trial counts by state, the best config and value, and the seeded configs."""
+    import optuna
+
+    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for t in trials:
+        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    out: dict[str, Any] = {"study": job.study, "storage": job.storage, "task": job.task, "trials": states,
+                           "seeded": seeded, "best": None}
+    if complete:
+        best = study.best_trial
+        out["best"] = {"trial": best.number, "value": best.value, "run_id": best.user_attrs.get("lrrec.run_id"),
+                       "config": _config_of(best.params, job.schedules).to_dict()}
+    out["history"] = [{"trial": t.number, "value": t.value, "state": t.state.name.lower(),
+                       "run_id": t.user_attrs.get("lrrec.run_id")} for t in trials]
+    return out
+
+
+def _config_of(params: dict[str, Any], schedules: tuple[str, ...]) -> ScheduleConfig:
+    if len(schedules) == 1:
+        return ScheduleConfig.from_flat(schedules[0], params)
+    name = params["schedule"]
+    prefix = f"{name}."
+    return ScheduleConfig.from_flat(name, {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)})
+
+
+if __name__ == "__main__":  # a worker process started by `tune(..., n_jobs > 1)`
+    _job = json.loads(sys.argv[1])
+    run_worker(TuneJob(**{**_job, "schedules": tuple(_job["schedules"])}), json.loads(sys.argv[2]),
+               json.loads(sys.argv[3]))

@@ -1,0 +1,116 @@
+"""`lrrec tune`: real Optuna studies over the schedule library, seeded, shared by processes, recorded."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+from click.testing import CliRunner
+
+from lrrec.catalog import catalog_fingerprint
+from lrrec.cli import cli
+from lrrec.recommender.tune import TuneJob, draw_config, resolve_schedules, trial_params, tune
+from lrrec.schedules import ScheduleConfig, list_specs, search_space
+from lrrec.store import ingest, open_store
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.mark.parametrize("schedules", [("cosine",), resolve_schedules(None, None)], ids=["one", "all"])
+def test_enqueued_params_reproduce_every_default_config(schedules):
+    study = optuna.create_study(direction="maximize")
+    for name in schedules:
+        config = ScheduleConfig.create(name, lr=0.05)
+        params = trial_params(config, schedules)
+        assert params is not None, name
+        study.enqueue_trial(params)
+        drawn = draw_config(study.ask(), schedules)
+        space = search_space(name)
+        for key, value in drawn.flat().items():  # equal, or clipped into the search range
+            want = config.flat()[key]
+            if space[key].search and not space[key].search[0] <= want <= space[key].search[1]:
+                assert space[key].search[0] <= value <= space[key].search[1]
+            else:
+                assert value == pytest.approx(want), (name, key)
+
+
+def test_resolve_schedules_by_family_and_errors():
+    assert set(resolve_schedules(None, "cyclical")) == {s.name for s in list_specs("cyclical")}
+    assert resolve_schedules("1cycle", None) == ("one_cycle",)
+    with pytest.raises(Exception, match="either --schedule or --families"):
+        resolve_schedules("cosine", "smooth")
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """Two worker processes share one journal-file study on wine/mlp (2 epochs per trial)."""
+    folder = tmp_path_factory.mktemp("tune")
+    job = TuneJob("wine/mlp", resolve_schedules(None, "smooth,warmup"), str(folder / "study.journal"), "wine-test",
+                  str(folder / "store.duckdb"), epochs=2)
+    summary = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=8, seed_top=2, n_jobs=2)
+    return job, summary
+
+
+def test_workers_share_the_study_without_losing_or_repeating_a_trial(tuned):
+    job, summary = tuned
+    trials = summary["history"]
+    assert len(trials) >= 8 and len({t["trial"] for t in trials}) == len(trials)
+    assert all(t["state"] in ("complete", "pruned") for t in trials)
+    runs = {r["source_ref"]: r for r in open_store(job.store_path).runs(source="lrrec")}
+    for t in trials:  # every finished trial is in the experience store, once
+        run = runs[f"optuna {job.study} trial {t['trial']}"]
+        assert run["run_id"] == t["run_id"]
+        assert run["status"] == ("finished" if t["state"] == "complete" else run["status"])
+    assert len({t["run_id"] for t in trials}) == len(trials)
+
+
+def test_the_suggested_configs_are_evaluated_first(tuned):
+    job, summary = tuned
+    study = optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(job.storage)))
+    first = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)[:2]
+    for trial, seeded in zip(first, summary["seeded"]):
+        assert trial.params["schedule"] == seeded["name"]
+        assert trial.params[f"{seeded['name']}.lr"] == pytest.approx(seeded["lr"])
+
+
+def test_resuming_adds_trials_without_seeding_again(tuned):
+    job, _ = tuned
+    again = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=10, seed_top=2)
+    assert again["seeded"] == [] and len(again["history"]) >= 10
+
+
+def test_ingesting_the_study_maps_trials_to_the_same_configs(tuned, tmp_path):
+    job, summary = tuned
+    store = open_store(tmp_path / "other.duckdb")
+    report = ingest(store, [job.storage], study=job.study)
+    assert report["added"] == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(job.storage))).get_trials())
+    imported = {json.loads(r["extra"])["optuna_trial"]: json.loads(r["schedule_config"])
+                for r in store.runs(source="optuna")}
+    tuned_runs = {r["source_ref"]: json.loads(r["schedule_config"]) for r in open_store(job.store_path).runs(source="lrrec")}
+    for number, config in imported.items():
+        assert config == tuned_runs[f"optuna {job.study} trial {number}"]
+
+
+def test_cli_tune_writes_figures_and_json(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["tune", "--task", "wine/mlp", "--schedule", "cosine", "--n-trials", "3",
+                                      "--epochs", "2", "--seed-top", "1", "--out", str(out),
+                                      "--store", str(tmp_path / "s.duckdb"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["best"]["config"]["name"] == "cosine" and len(summary["history"]) == 3
+    assert {p.name for p in out.glob("*.png")} == {"history.png", "best_lr.png", "curves.png"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "wine/mlp", "--schedule", "cosine"], "give --n-trials or --timeout"),
+    (["--task", "wine/mlp", "--schedule", "cosine", "--families", "smooth", "--n-trials", "2"], "either --schedule"),
+    (["--dataset", "cifar100", "--model", "vgg", "--n-trials", "2"], "no built-in task trains cifar100/vgg"),
+    (["--task", "wine/mlp", "--n-trials", "2", "--storage", "study.txt"], "journal file ending in"),
+])
+def test_cli_tune_errors(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["tune", *args, "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
