@@ -6,9 +6,20 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lrrec.errors import LrrecError
 from lrrec.schedules.config import ScheduleConfig
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
@@ -30,10 +41,7 @@ def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
 
 def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str | os.PathLike[str]) -> None:
     """Plot the LR of each config over `total_steps` steps on one figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     steps = range(total_steps)
@@ -45,18 +53,12 @@ def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        save_figure(fig, out)
-    finally:
-        plt.close(fig)
+    save_and_close(fig, out)
 
 
 def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
     """Per-task normalised regret of the recommender and its baselines (the `lrrec evaluate` figure)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     tasks = [row["task"] for row in report["tasks"]]
     methods = list(report["median_regret"])
@@ -70,18 +72,12 @@ def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
     ax.set_title("leave-one-task-out: lower is better")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    try:
-        save_figure(fig, out)
-    finally:
-        plt.close(fig)
+    save_and_close(fig, out)
 
 
 def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[float], out_dir: str | os.PathLike[str]) -> list[str]:
     """The `lrrec tune` figures: optimisation history, the best schedule's LR, and validation curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     folder = Path(out_dir)
     written = []
@@ -98,14 +94,14 @@ def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[flo
     ax.set_title(f"study {summary['study']}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written.append(_save(fig, folder / "history.png"))
+    written.append(save_and_close(fig, folder / "history.png"))
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(best_lrs)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate")
     ax.set_title(f"best config: {summary['best']['config']['name']}" if summary.get("best") else "no finished trial")
     fig.tight_layout()
-    written.append(_save(fig, folder / "best_lr.png"))
+    written.append(save_and_close(fig, folder / "best_lr.png"))
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
         ax.plot([p["epoch"] for p in points], [p["val_metric"] for p in points], marker="o", ms=3, label=label)
@@ -113,15 +109,16 @@ def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[flo
     ax.set_ylabel("validation metric")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written.append(_save(fig, folder / "curves.png"))
+    written.append(save_and_close(fig, folder / "curves.png"))
     return written
 
 
-def _save(fig: object, path: Path) -> str:
+def save_and_close(fig: object, out: str | os.PathLike[str]) -> str:
+    """Save the figure atomically (see `save_figure`) and release it, even when saving fails."""
     import matplotlib.pyplot as plt
 
     try:
-        save_figure(fig, path)
+        save_figure(fig, out)
     finally:
         plt.close(fig)
-    return str(path)
+    return str(out)

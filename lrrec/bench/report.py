@@ -11,18 +11,9 @@ from typing import Any
 
 from lrrec.bench.survey import ProtocolResult, Stat, SurfaceResult, SurveyResult
 from lrrec.errors import InvalidValueError
-from lrrec.plots import save_figure
+from lrrec.plots import pyplot, save_and_close
 
 REPORT = "report.md"
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def surface_figure_name(result: SurfaceResult) -> str:
@@ -42,7 +33,7 @@ def plot_surface_case(result: SurfaceResult, out: str | os.PathLike[str]) -> Non
 
     from lrrec.runners.surfaces import SURFACES
 
-    plt = _pyplot()
+    plt = pyplot()
     case = result.case
     xmin, xmax, ymin, ymax = result.window
     xs, ys = np.linspace(xmin, xmax, 200), np.linspace(ymin, ymax, 200)
@@ -68,17 +59,14 @@ def plot_surface_case(result: SurfaceResult, out: str | os.PathLike[str]) -> Non
     for ax in (ax_lr, ax_loss):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        save_figure(fig, out)
-    finally:
-        plt.close(fig)
+    save_and_close(fig, out)
 
 
 def plot_protocol(result: ProtocolResult, out: str | os.PathLike[str]) -> None:
     """Per family: final and best metric (mean +- std over seeds), and the mean validation curve."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [f.schedule for f in result.families]
     at = np.arange(len(names))
@@ -103,10 +91,7 @@ def plot_protocol(result: ProtocolResult, out: str | os.PathLike[str]) -> None:
     ax_curve.grid(alpha=0.3)
     ax_curve.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        save_figure(fig, out)
-    finally:
-        plt.close(fig)
+    save_and_close(fig, out)
 
 
 def _num(value: float | None, digits: int = 4) -> str:
