@@ -7,15 +7,22 @@ imported inside the commands that need them, so `lrrec --help` stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from lrrec import __version__
 from lrrec.cli_common import (
-    LrrecGroup, data_root_option, emit_json, json_option, parse_float, parse_settings, set_option, split_list,
-    steps_option, store_option,
+    LrrecGroup,
+    data_root_option,
+    emit_json,
+    json_option,
+    parse_float,
+    parse_settings,
+    set_option,
+    split_list,
+    steps_option,
+    store_option,
 )
 from lrrec.errors import InvalidValueError
 
@@ -161,14 +168,14 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
                 batch_size: int | None, optimizer: str | None, device: str | None, data_root: str | None,
                 store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
-    from lrrec.runners.execute import _budget, describe, run_one
+    from lrrec.runners.execute import budget_for, describe, run_one
     from lrrec.runners.tasks import get_task
     from lrrec.schedules import ScheduleConfig
     from lrrec.store.store import open_store
 
     task = get_task(task_name)
     config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
-    budget = _budget(task, epochs, batch_size, optimizer)
+    budget = budget_for(task, epochs, batch_size, optimizer)
     store = open_store(store_path)
     try:
         result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
@@ -199,9 +206,8 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                   data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
     from lrrec.runners.execute import describe, sweep
-    from lrrec.store.store import open_store
-
     from lrrec.schedules import FAMILY_DEFAULTS
+    from lrrec.store.store import open_store
 
     names = split_list(schedule_names)
     if names == ["families"]:

@@ -7,7 +7,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from lrrec.bench.survey import ProtocolResult, Stat, SurfaceResult, SurveyResult
 from lrrec.errors import InvalidValueError

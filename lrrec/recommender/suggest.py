@@ -10,7 +10,14 @@ from typing import Any
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.experience import Experience, load_experience, run_ids
 from lrrec.recommender.model import (
-    DEFAULT_LR, REFERENCE_BATCH, Estimate, Estimates, ModelSettings, batch_rescale, estimate, optimizer_class,
+    DEFAULT_LR,
+    REFERENCE_BATCH,
+    Estimate,
+    Estimates,
+    ModelSettings,
+    batch_rescale,
+    estimate,
+    optimizer_class,
 )
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.units import steps_of

@@ -135,14 +135,13 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
     """One worker: pull trials from the shared study until `n_trials` of the study are done (or `timeout`)."""
     import optuna
 
-    from lrrec.runners.execute import StopRun, run_one
+    from lrrec.runners.execute import StopRun, budget_for, run_one
     from lrrec.runners.tasks import get_task
     from lrrec.store.store import open_store
-    from lrrec.runners.execute import _budget
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = get_task(job.task)
-    budget = _budget(task, job.epochs, job.batch_size, job.optimizer)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer)
     store = open_store(job.store_path)
     study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
 
@@ -185,14 +184,14 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
          seed_top: int = 3, n_jobs: int = 1) -> dict[str, Any]:
     """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes."""
     from lrrec.recommender.suggest import suggest
-    from lrrec.runners.execute import _budget
+    from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
     from lrrec.store.store import open_store
 
     if n_trials is None and timeout is None:
         raise InvalidValueError("give --n-trials or --timeout, or the study would never end")
     task = get_task(job.task)
-    budget = _budget(task, job.epochs, job.batch_size, job.optimizer)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer)
     attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
              "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
                               "optimizer_params": budget.optimizer_params()}}

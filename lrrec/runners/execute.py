@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.runners.fingerprints import measure
-from lrrec.runners.tasks import Budget, Task, get_task, load_data
 from lrrec.runners.population import supports_population, train_population
+from lrrec.runners.tasks import Budget, Task, get_task, load_data
 from lrrec.runners.train import EpochRecord, Outcome, pick_device, train
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.store.store import Store
@@ -129,7 +128,7 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     results = []
     for task_name in task_names:
         task = get_task(task_name)
-        budget = _budget(task, epochs, batch_size, optimizer)
+        budget = budget_for(task, epochs, batch_size, optimizer)
         fingerprint = task_fingerprint(task.name, data_root)
         together = population and data_root is None and supports_population(task, budget) is None
         for seed in range(seeds):
@@ -147,12 +146,10 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     return results
 
 
-def _budget(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None) -> Budget:
+def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None) -> Budget:
+    """The task's default budget with the given overrides (None keeps the default)."""
     changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer)) if v}
-    try:
-        return replace(task.budget, **changes)
-    except TypeError as exc:  # pragma: no cover - changes only hold known fields
-        raise LrrecError(str(exc)) from None
+    return replace(task.budget, **changes)
 
 
 def describe(result: RunResult) -> dict:

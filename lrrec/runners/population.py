@@ -20,7 +20,14 @@ from lrrec.errors import LrrecError
 from lrrec.runners.data import TensorData
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
-    EpochRecord, Outcome, _batches, _diverged, _record, _steps_per_epoch, _to_device, pick_device,
+    EpochRecord,
+    Outcome,
+    _batches,
+    _diverged,
+    _record,
+    _steps_per_epoch,
+    _to_device,
+    pick_device,
 )
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.torch_adapter import make_scheduler
