@@ -377,7 +377,8 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         odds = f", P(beats #{s.rank + 1}) {s.p_beats_next:.2f}" if s.p_beats_next is not None else ""
         click.echo(f"   confidence {s.confidence}{odds}")
         for e in s.evidence:
-            click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {e['metric']} "
+            metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
+            click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
                        f"at lr {e['lr']:g}, {e['seeds']} seed(s), {e['source']}")
         for note in s.adjustments:
             click.echo(f"   adjusted: {note}")

@@ -76,7 +76,8 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
         return rec
     # concrete configs run with this optimizer; without any, arms at their transferred (or default) LR
     pool = list(estimates.configs.values()) or list(estimates.arms.values())
-    ranked = _distinct_schedules(sorted(pool, key=lambda e: (-e.score, e.key)))[:top]
+    # configs that similar tasks ran come first; the rest are scored by their schedule and family alone
+    ranked = _distinct_schedules(sorted(pool, key=lambda e: (e.weight < MIN_SIMILARITY, -e.score, e.key)))[:top]
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
         rec.suggestions.append(_suggestion(store, i + 1, est, following, estimates, experience, target, optimizer,
@@ -138,8 +139,10 @@ def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: T
     if est is arm:  # no config ran with this optimizer: the arm's transferred LR, already batch-rescaled
         notes = [f"lr {config.lr:g}: {arm.lr_basis}"]
     else:
-        notes = [f"lr {config.lr:g}: the LR this config ran at on {len(est.evidence)} similar task(s); "
-                 f"{arm.lr_basis}: {arm.lr:.3g}"]
+        similar = sum(1 for _, w, _ in est.evidence if w >= MIN_SIMILARITY)
+        where = f"{similar} similar task(s)" if similar else f"{len(est.evidence)} task(s), none of them similar"
+        notes = [f"lr {config.lr:g}: the LR this config ran at on {where}"
+                 + (f"; {arm.lr_basis}: {arm.lr:.3g}" if arm.lr_basis.startswith("similar") else "")]
         notes += _batch_note(est.evidence[0][2].batch_size, batch_size, optimizer)
     if epochs and target.n_train and batch_size:
         total = epochs * max(1, target.n_train // batch_size)
