@@ -60,7 +60,7 @@ SURFACES: dict[str, Surface] = {s.name: s for s in (
     Surface("saddle", _saddle, (-1.0, 1e-3), (-1.5, 1.5, -2.0, 2.0), -0.9,
             "x^2 - y^2 + y^4/4: a saddle at the origin, minima -1 at (0, +-sqrt 2)"),
     Surface("monkey_saddle", _monkey_saddle, (-0.5, 1e-3), (-2.0, 2.0, -2.0, 2.0), -1.5,
-            "x^3 - 3xy^2 + (x^2+y^2)^2/4: a monkey saddle at the origin, three minima about -1.69"),
+            "x^3 - 3xy^2 + (x^2+y^2)^2/4: a monkey saddle at the origin, three minima -6.75 at radius 3"),
     Surface("cliff", _cliff, (-1.0, 1.0), (-2.0, 3.0, -1.5, 1.5), 0.05,
             "a plateau, a steep cliff at x = 1, and a shallow bowl beyond (minimum near (2, 0))"),
 )}
