@@ -151,6 +151,8 @@ def _budget_options(func: Any) -> Any:
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default: the task's)."),
         click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None,
                      help="Optimizer (default: the task's, SGD with momentum)."),
+        click.option("--momentum", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
+                     help="SGD momentum (default: the task's; 0 = plain SGD)."),
         click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: CUDA when present)."),
         data_root_option, store_option, json_option,
     ]):
@@ -165,8 +167,8 @@ def _budget_options(func: Any) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True)
 @_budget_options
 def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], seed: int, epochs: int | None,
-                batch_size: int | None, optimizer: str | None, device: str | None, data_root: str | None,
-                store_path: str | None, as_json: bool) -> None:
+                batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
+                data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
     from lrrec.runners.execute import budget_for, describe, run_one
     from lrrec.runners.tasks import get_task
@@ -175,7 +177,7 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 
     task = get_task(task_name)
     config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
-    budget = budget_for(task, epochs, batch_size, optimizer)
+    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
     store = open_store(store_path)
     try:
         result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
@@ -202,8 +204,8 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
               help="Train all configs of a small norm-free task at once (torch.func.vmap); same outcomes.")
 @_budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
-                  epochs: int | None, batch_size: int | None, optimizer: str | None, device: str | None,
-                  data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                  epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
+                  device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
     from lrrec.runners.execute import describe, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
@@ -226,7 +228,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
 
     try:
         sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
-              population=population)
+              population=population, momentum=momentum)
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None
@@ -436,8 +438,8 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int,
                  storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
-                 batch_size: int | None, optimizer: str | None, device: str | None, data_root: str | None,
-                 store_path: str | None, as_json: bool) -> None:
+                 batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
+                 data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
     from pathlib import Path
 
@@ -451,7 +453,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     folder = Path(out_dir or f"tune-{study_name}")
     store = open_store(store_path)
     job = TuneJob(task, schedules, storage or str(folder / "study.journal"), study_name, str(store.path), epochs,
-                  batch_size, optimizer, data_root, device)
+                  batch_size, optimizer, data_root, device, momentum=momentum)
     try:
         summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, n_jobs=n_jobs)
     except KeyboardInterrupt:

@@ -11,7 +11,13 @@ from click.testing import CliRunner
 
 from lrrec.bench.cli import bench
 from lrrec.bench.report import write_survey
-from lrrec.bench.survey import LR_RANGES, TARGET_FRACTION, SurveyResult, protocol, surface_study
+from lrrec.bench.survey import (
+    LR_RANGES,
+    TARGET_FRACTION,
+    SurveyResult,
+    protocol,
+    surface_study,
+)
 from lrrec.schedules import FAMILY_DEFAULTS
 from lrrec.store import open_store
 

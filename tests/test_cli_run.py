@@ -52,6 +52,8 @@ def test_sweep_is_resumable(tmp_path):
         "constant", "step", "cosine", "sgdr", "warmup_cosine"}
     assert json.loads(invoke(*args).output) == []  # everything is done already
     assert len(lrrec_runs(store)) == 10
+    plain_sgd = json.loads(invoke(*args, "--momentum", "0").output)  # another budget: not done yet
+    assert len(plain_sgd) == 10 and len(lrrec_runs(store)) == 20
 
 
 def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrrec.schedules import ScheduleConfig, Warmup, list_specs, sample_config, search_space
+from lrrec.schedules import (
+    ScheduleConfig,
+    Warmup,
+    list_specs,
+    sample_config,
+    search_space,
+)
 from lrrec.schedules.params import is_active
 
 NAMES = [spec.name for spec in list_specs()]

@@ -10,7 +10,13 @@ from click.testing import CliRunner
 
 from lrrec.catalog import catalog_fingerprint
 from lrrec.cli import cli
-from lrrec.recommender.tune import TuneJob, draw_config, resolve_schedules, trial_params, tune
+from lrrec.recommender.tune import (
+    TuneJob,
+    draw_config,
+    resolve_schedules,
+    trial_params,
+    tune,
+)
 from lrrec.schedules import ScheduleConfig, list_specs, search_space
 from lrrec.store import ingest, open_store
 

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from lrrec.cli_common import LrrecGroup, data_root_option, emit_json, json_option, split_list, store_option
+from lrrec.cli_common import (
+    LrrecGroup,
+    data_root_option,
+    emit_json,
+    json_option,
+    split_list,
+    store_option,
+)
 
 QUICK = {"trials": 4, "epochs": 8}
 FULL_TRIALS = 16

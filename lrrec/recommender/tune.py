@@ -20,7 +20,13 @@ from typing import Any
 
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.fingerprint import TaskFingerprint
-from lrrec.schedules import ScheduleConfig, get_spec, list_specs, search_space, suggest_config
+from lrrec.schedules import (
+    ScheduleConfig,
+    get_spec,
+    list_specs,
+    search_space,
+    suggest_config,
+)
 from lrrec.schedules.params import is_active
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
@@ -41,6 +47,7 @@ class TuneJob:
     data_root: str | None = None
     device: str | None = None
     seed: int = 0
+    momentum: float | None = None
 
 
 def open_storage(url: str) -> Any:
@@ -141,7 +148,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = get_task(job.task)
-    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     store = open_store(job.store_path)
     study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
 
@@ -191,7 +198,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     if n_trials is None and timeout is None:
         raise InvalidValueError("give --n-trials or --timeout, or the study would never end")
     task = get_task(job.task)
-    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
              "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
                               "optimizer_params": budget.optimizer_params()}}

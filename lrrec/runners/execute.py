@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.runners.fingerprints import measure
@@ -98,6 +99,12 @@ def record_outcome(store: Store, task: Task, config: ScheduleConfig, budget: Bud
     return RunResult(run.run_id, task.name, config, seed, run.status or "finished", outcome)
 
 
+def _budget_fields(epochs: int, batch_size: int, optimizer: str, optimizer_params: Any) -> tuple:
+    """What makes two runs of one config and seed the same run, besides the task."""
+    params = json.loads(optimizer_params) if isinstance(optimizer_params, str) else optimizer_params
+    return (epochs, batch_size, optimizer, json.dumps(params or {}, sort_keys=True))
+
+
 def _done_keys(store: Store) -> set[tuple]:
     """Keys of the runs lrrec already finished (or saw diverge): a sweep skips them."""
     keys = set()
@@ -105,8 +112,8 @@ def _done_keys(store: Store) -> set[tuple]:
         if row["status"] in ("finished", "diverged"):
             config = ScheduleConfig.from_json(row["schedule_config"]) if isinstance(row["schedule_config"], str) \
                 else ScheduleConfig.from_dict(row["schedule_config"])
-            keys.add((row["task"], config.content_hash(), row["seed"], row["epochs"], row["batch_size"],
-                      row["optimizer"]))
+            keys.add((row["task"], config.content_hash(), row["seed"], *_budget_fields(
+                row["epochs"], row["batch_size"], row["optimizer"], row["optimizer_params"])))
     return keys
 
 
@@ -114,7 +121,7 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
           lr_grid: Sequence[float] | None = None, epochs: int | None = None, batch_size: int | None = None,
           optimizer: str | None = None, data_root: str | None = None, device: str | None = None,
           on_result: Callable[[RunResult], None] | None = None, population: bool = False,
-          extra_configs: Sequence[ScheduleConfig] = ()) -> list[RunResult]:
+          extra_configs: Sequence[ScheduleConfig] = (), momentum: float | None = None) -> list[RunResult]:
     """Every task x schedule (default config, or each LR of `lr_grid`) x seed; runs already done are skipped.
 
     With `population`, tasks that support it train all their pending configs of one seed at once.
@@ -128,12 +135,12 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     results = []
     for task_name in task_names:
         task = get_task(task_name)
-        budget = budget_for(task, epochs, batch_size, optimizer)
+        budget = budget_for(task, epochs, batch_size, optimizer, momentum)
         fingerprint = task_fingerprint(task.name, data_root)
         together = population and data_root is None and supports_population(task, budget) is None
         for seed in range(seeds):
-            pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, budget.epochs,
-                                              budget.batch_size, budget.optimizer) not in done]
+            fields = _budget_fields(budget.epochs, budget.batch_size, budget.optimizer, budget.optimizer_params())
+            pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, *fields) not in done]
             if together and len(pending) > 1:
                 outcomes = train_population(task, pending, budget, seed, device=device)
                 batch = [record_outcome(store, task, c, budget, seed, o) for c, o in zip(pending, outcomes)]
@@ -146,9 +153,11 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     return results
 
 
-def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None) -> Budget:
+def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None,
+               momentum: float | None = None) -> Budget:
     """The task's default budget with the given overrides (None keeps the default)."""
-    changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer)) if v}
+    changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
+                                 ("momentum", momentum)) if v is not None}
     return replace(task.budget, **changes)
 
 

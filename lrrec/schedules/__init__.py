@@ -10,8 +10,19 @@ lives in `lrrec.schedules.torch_adapter` (imported on demand, so this package st
 
 from lrrec.schedules.config import LR_PARAM, ScheduleConfig, Warmup
 from lrrec.schedules.plateau import PlateauTracker
-from lrrec.schedules.registry import FAMILIES, FAMILY_DEFAULTS, ScheduleSpec, get_spec, list_specs
-from lrrec.schedules.space import RandomTrial, sample_config, search_space, suggest_config
+from lrrec.schedules.registry import (
+    FAMILIES,
+    FAMILY_DEFAULTS,
+    ScheduleSpec,
+    get_spec,
+    list_specs,
+)
+from lrrec.schedules.space import (
+    RandomTrial,
+    sample_config,
+    search_space,
+    suggest_config,
+)
 from lrrec.schedules.warmup import WARMUP_KINDS, WARMUP_PARAMS
 
 __all__ = [

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrrec.schedules.params import Param, final_factor, fractions, integer, min_lr_ratio, real
+from lrrec.schedules.params import (
+    Param,
+    final_factor,
+    fractions,
+    integer,
+    min_lr_ratio,
+    real,
+)
 from lrrec.schedules.registry import ScheduleSpec, register
 from lrrec.schedules.units import steps_of
 
