@@ -71,17 +71,21 @@ def test_resume_from_state_dict_equals_the_uninterrupted_run(name):
     first = _run(config, range(k), model, opt, sched)
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, buffer)
-    buffer.seek(0)
-    checkpoint = torch.load(buffer, weights_only=True)
 
-    model, opt = _model_and_optimizer()
-    sched = make_scheduler(opt, config, TOTAL)
-    model.load_state_dict(checkpoint["model"])
-    opt.load_state_dict(checkpoint["opt"])
-    sched.load_state_dict(checkpoint["sched"])
-    rest = _run(config, range(k, TOTAL), model, opt, sched)
-    assert first + rest == straight
-    assert torch.equal(model.weight, final_weights)
+    for optimizer_first in (False, True):  # either order of restoring optimizer and scheduler
+        buffer.seek(0)
+        checkpoint = torch.load(buffer, weights_only=True)  # fresh: training mutates loaded momentum buffers
+        model, opt = _model_and_optimizer()
+        model.load_state_dict(checkpoint["model"])
+        if optimizer_first:
+            opt.load_state_dict(checkpoint["opt"])
+        sched = make_scheduler(opt, config, TOTAL)
+        if not optimizer_first:
+            opt.load_state_dict(checkpoint["opt"])
+        sched.load_state_dict(checkpoint["sched"])
+        rest = _run(config, range(k, TOTAL), model, opt, sched)
+        assert first + rest == straight
+        assert torch.equal(model.weight, final_weights)
 
 
 def test_plateau_composes_with_warmup_and_ignores_metrics_during_it():

@@ -63,8 +63,9 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 def _global_default(training: Experience, candidates: list[Cell]) -> Cell:
     """The candidate whose config has the best mean score over the training tasks that ran it."""
     scores: dict[str, list[float]] = defaultdict(list)
-    for cell in training.cells:
-        scores[cell.config_id].append(cell.score)
+    for cells in training.by_task.values():  # scored cells only (a lone outcome compares nothing)
+        for cell in cells:
+            scores[cell.config_id].append(cell.score)
     rated = [c for c in candidates if c.config_id in scores]
     if not rated:
         return candidates[0]

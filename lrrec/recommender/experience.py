@@ -88,13 +88,13 @@ def arm_key(name: str, params: Any, warmup: Any) -> str:
 
 
 def normalise(cells: list[Cell]) -> None:
-    """Score the cells of one task in [0, 1] per metric: (m - worst) / (best - worst); diverged cells get 0.
+    """Score the cells of one task in [0, 1] per metric and budget: (m - worst) / (best - worst); diverged get 0.
 
-    A metric with fewer than two distinct outcomes on the task compares nothing: its cells keep score None.
+    A group with fewer than two distinct outcomes compares nothing: its cells keep score None.
     """
-    by_metric: dict[str, list[Cell]] = defaultdict(list)
-    for cell in cells:
-        by_metric[cell.metric_name].append(cell)
+    by_metric: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in cells:  # outcomes compare only within one metric and one budget
+        by_metric[(cell.metric_name, cell.epochs, cell.batch_size, cell.optimizer.lower().startswith("adam"))].append(cell)
     for group in by_metric.values():
         sign = 1.0 if group[0].direction == "max" else -1.0
         values = [sign * c.metric for c in group if c.metric is not None and math.isfinite(c.metric)]

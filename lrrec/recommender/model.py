@@ -136,7 +136,8 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
     configs = {}
     for config_id, seen in per_config.items():
         cell = seen[0][2]
-        est = _estimate(config_id, seen, _arm_prior(arms[cell.arm], cell.lr, settings), settings.shrink)
+        at_target_batch = batch_rescale(cell.lr, cell.batch_size, batch_size, cell.optimizer)  # as arm.lr is
+        est = _estimate(config_id, seen, _arm_prior(arms[cell.arm], at_target_batch, settings), settings.shrink)
         est.lr = cell.lr
         configs[config_id] = est
     return Estimates(weights, configs, arms, schedules, families, overall)

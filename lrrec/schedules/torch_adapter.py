@@ -80,6 +80,11 @@ class ScheduleLR(LRScheduler):
         if self.plateau is not None and plateau is not None:
             self.plateau.load_state_dict(plateau)
         self.__dict__.update(state)
+        # the optimizer may hold another step's LR (a fresh optimizer, or one loaded before this scheduler
+        # was built): the next update must use the resumed step's LR
+        self._last_lr = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
 
 
 def make_scheduler(optimizer: Optimizer, config: ScheduleConfig, total_steps: int) -> ScheduleLR:
