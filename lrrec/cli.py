@@ -380,8 +380,9 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         click.echo(f"   confidence {s.confidence}{odds}")
         for e in s.evidence:
             metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
+            seeds = f"{e['seeds']} seed(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
             click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
-                       f"at lr {e['lr']:g}, {e['seeds']} seed(s), {e['source']}")
+                       f"at lr {e['lr']:g}, {seeds}, {e['source']}")
         for note in s.adjustments:
             click.echo(f"   adjusted: {note}")
 
@@ -455,7 +456,8 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     job = TuneJob(task, schedules, storage or str(folder / "study.journal"), study_name, str(store.path), epochs,
                   batch_size, optimizer, data_root, device, momentum=momentum)
     try:
-        summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, n_jobs=n_jobs)
+        summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, n_jobs=n_jobs,
+                       out=folder)
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
         raise SystemExit(130) from None

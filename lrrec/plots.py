@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lrrec.errors import LrrecError
+from lrrec.paths import writable_folder
 from lrrec.schedules.config import ScheduleConfig
 
 
@@ -29,6 +30,7 @@ def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
         raise LrrecError(f"--out must be a .png file, got {path.name!r}")
     if not path.parent.exists():
         raise LrrecError(f"folder {path.parent} does not exist; create it or choose another --out")
+    writable_folder(path.parent, "--out")
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
     os.close(fd)
     try:

@@ -82,11 +82,18 @@ def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
     (["run", "--task", "cifar10/wrn-16-4", "--schedule", "cosine"], "needs --data-root DIR containing cifar-10"),
     (["run", "--task", "wine/mlp", "--schedule", "cosine", "--set", "gamma=0.1"], "unknown parameter for cosine"),
     (["sweep", "--tasks", "wine/mlp", "--schedules", "cosine", "--lr-grid", "0.1,fast"], "--lr-grid takes numbers"),
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--device", "bogus"], "--device bogus: not a device"),
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--device", "cuda:7"], "no such CUDA device"),
+    (["sweep", "--tasks", "wine/mlp,bogus", "--schedules", "cosine"], "unknown task 'bogus'"),
+    (["sweep", "--tasks", ",", "--schedules", "cosine"], "at least one task and one schedule"),
+    (["store", "export", "/proc/x.jsonl", "--format", "jsonl"], "cannot write there"),
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, args, message):
     result = invoke(*args, "--store", str(tmp_path / "s.duckdb"))
     assert result.exit_code == 1 and message in result.output
     assert "Traceback" not in result.output
+    if (tmp_path / "s.duckdb").exists():
+        assert lrrec_runs(tmp_path / "s.duckdb") == []  # nothing trained before the mistake was caught
 
 
 def test_tasks_list_json():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
 from lrrec.recommender.suggest import suggest
 from lrrec.runners.execute import sweep
+from lrrec.store import ingest
 from lrrec.store.store import open_store
 
 SCHEDULES = ["constant", "step", "cosine", "sgdr", "warmup_cosine", "htd"]
@@ -99,6 +101,18 @@ def test_evaluate_reports_every_method_per_task_with_regrets_in_range(trained_st
         assert all(0.0 <= r <= 1.0 for r in row["regret"].values())
         assert row["regret_top3"]["lrrec"] <= row["regret"]["lrrec"]
     assert report["median_regret"]["lrrec"] <= report["median_regret"]["random"]
+
+
+def test_a_task_with_a_single_run_neither_breaks_evaluate_nor_counts(trained_store, tmp_path):
+    rows = tmp_path / "one.jsonl"
+    rows.write_text(json.dumps({"task": "foo/bar", "schedule": "cosine", "lr": 0.1, "metric_name": "val_accuracy",
+                                "final_metric": 0.9, "epochs": 20}) + "\n")
+    shutil.copy(trained_store.path, tmp_path / "copy.duckdb")  # leave the shared fixture as it is
+    store = open_store(tmp_path / "copy.duckdb")
+    before = evaluate(store)
+    ingest(store, [str(rows)])
+    after = evaluate(store)
+    assert after["median_regret"] == before["median_regret"]
 
 
 def test_on_the_shipped_corpus_lrrec_beats_the_best_global_default(tmp_path):

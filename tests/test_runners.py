@@ -149,6 +149,12 @@ def test_user_task_module_function(tmp_path, monkeypatch):
             model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
             return {"model": model, "train_loader": DataLoader(data, batch_size=16),
                     "val_loader": DataLoader(data, batch_size=32)}
+
+        def broken():
+            raise ValueError("boom")
+
+        def wrong():
+            return {"model": 1, "train_loader": [], "val_loader": []}
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     task = get_task("my_task:build")
@@ -157,6 +163,10 @@ def test_user_task_module_function(tmp_path, monkeypatch):
     assert measure(task, load_data(task.name, None)).input_shape == [5]
     with pytest.raises(LrrecError, match="cannot import nope"):
         get_task("my_task:nope")
+    with pytest.raises(LrrecError, match="my_task:broken raised ValueError: boom"):
+        load_data("my_task:broken", None)
+    with pytest.raises(LrrecError, match="model must be a torch.nn.Module, got int"):
+        load_data("my_task:wrong", None)
     sys.modules.pop("my_task", None)
 
 

@@ -116,6 +116,8 @@ def test_cli_tune_writes_figures_and_json(tmp_path):
     (["--task", "wine/mlp", "--schedule", "cosine", "--families", "smooth", "--n-trials", "2"], "either --schedule"),
     (["--dataset", "cifar100", "--model", "vgg", "--n-trials", "2"], "no built-in task trains cifar100/vgg"),
     (["--task", "wine/mlp", "--n-trials", "2", "--storage", "study.txt"], "journal file ending in"),
+    (["--task", "wine/mlp", "--n-trials", "2", "--storage", "bogus://x"], "cannot open it"),
+    (["--task", "wine/mlp", "--n-trials", "2", "--device", "cuda:3"], "no such CUDA device"),
 ])
 def test_cli_tune_errors(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["tune", *args, "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lrrec.bench.survey import ProtocolResult, Stat, SurfaceResult, SurveyResult
 from lrrec.errors import InvalidValueError
+from lrrec.paths import writable_folder
 from lrrec.plots import pyplot, save_and_close
 
 REPORT = "report.md"
@@ -166,6 +167,7 @@ def check_out(out: str | os.PathLike[str]) -> Path:
     target = Path(out)
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / REPORT).exists())):
         raise InvalidValueError(f"--out {target} exists and is not a survey report folder; choose another --out")
+    writable_folder(target.parent, "--out")
     return target
 
 

@@ -59,8 +59,11 @@ class Recommendation:
 
 def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
             epochs: int | None = None, top: int = 3, settings: ModelSettings = ModelSettings(),
-            experience: Experience | None = None) -> Recommendation:
-    """Rank schedule configs for `target` from the store's experience (see `lrrec.recommender.model`)."""
+            experience: Experience | None = None, only: tuple[str, ...] | None = None) -> Recommendation:
+    """Rank schedule configs for `target` from the store's experience (see `lrrec.recommender.model`).
+
+    `only` restricts the suggestions to some schedules (with one schedule: its top configs, not one per schedule).
+    """
     experience = experience or load_experience(store)
     estimates = estimate(experience, target, optimizer, batch_size, settings)
     nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:5]
@@ -76,8 +79,11 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
         return rec
     # concrete configs run with this optimizer; without any, arms at their transferred (or default) LR
     pool = list(estimates.configs.values()) or list(estimates.arms.values())
+    if only is not None:
+        pool = [e for e in pool if e.schedule in only]
     # configs that similar tasks ran come first; the rest are scored by their schedule and family alone
-    ranked = _distinct_schedules(sorted(pool, key=lambda e: (e.weight < MIN_SIMILARITY, -e.score, e.key)))[:top]
+    ranked = sorted(pool, key=lambda e: (e.weight < MIN_SIMILARITY, -e.score, e.key))
+    ranked = (ranked if only is not None and len(only) == 1 else _distinct_schedules(ranked))[:top]
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
         rec.suggestions.append(_suggestion(store, i + 1, est, following, estimates, experience, target, optimizer,

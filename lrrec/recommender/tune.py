@@ -20,6 +20,7 @@ from typing import Any
 
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.paths import writable_folder
 from lrrec.schedules import (
     ScheduleConfig,
     get_spec,
@@ -57,7 +58,11 @@ def open_storage(url: str) -> Any:
     from optuna.storages.journal import JournalFileBackend
 
     if "://" in url:
-        return optuna.storages.RDBStorage(url)
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many ways to fail on a URL
+            raise InvalidValueError(f"--storage {url}: cannot open it ({type(exc).__name__}: {exc}); check the "
+                                    f"URL and install its driver (e.g. pip install psycopg2-binary)") from None
     if not url.endswith(JOURNAL_SUFFIXES):
         raise InvalidValueError(f"--storage {url}: give a journal file ending in {', '.join(JOURNAL_SUFFIXES)} "
                                 f"or an RDB URL such as sqlite:///study.db or postgresql://host/db")
@@ -188,8 +193,11 @@ def _stop_at(n_trials: int) -> Any:
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
-         seed_top: int = 3, n_jobs: int = 1) -> dict[str, Any]:
-    """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes."""
+         seed_top: int = 3, n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
+    """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes.
+
+    `out`, the folder for the results, is checked (and created) before any trial runs.
+    """
     from lrrec.recommender.suggest import suggest
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
@@ -197,6 +205,13 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
 
     if n_trials is None and timeout is None:
         raise InvalidValueError("give --n-trials or --timeout, or the study would never end")
+    from lrrec.runners.execute import task_fingerprint
+    from lrrec.runners.train import pick_device
+
+    pick_device(job.device)  # user mistakes (device, data, output folder) surface here, not as failed trials
+    task_fingerprint(job.task, job.data_root)
+    if out is not None:
+        writable_folder(out, "--out")
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
@@ -208,9 +223,9 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     seeded: list[ScheduleConfig] = []
     if seed_top and not study.get_trials(deepcopy=False):
         rec = suggest(open_store(job.store_path), target, optimizer=budget.optimizer, batch_size=budget.batch_size,
-                      epochs=budget.epochs, top=max(seed_top, 1) * 4)
+                      epochs=budget.epochs, top=seed_top, only=job.schedules)
         configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
-        seeded = [c for c in configs if trial_params(c, job.schedules) is not None][:seed_top]
+        seeded = [c for c in configs if trial_params(c, job.schedules) is not None]
         seed_study(study, seeded, job.schedules)
     if n_jobs <= 1:
         run_worker(job, n_trials, timeout)
@@ -222,7 +237,11 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         if any(codes):
             raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                              f"study {job.study}")
-    return summarize(job, [c.to_dict() for c in seeded])
+    summary = summarize(job, [c.to_dict() for c in seeded])
+    if summary["trials"].get("fail") and not summary["trials"].get("complete"):
+        raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
+                         f"(lrrec store info) for the error")
+    return summary
 
 
 def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.runners.fingerprints import measure
 from lrrec.runners.population import supports_population, train_population
@@ -126,6 +127,9 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
 
     With `population`, tasks that support it train all their pending configs of one seed at once.
     """
+    if not task_names or not schedule_names:
+        raise InvalidValueError("a sweep needs at least one task and one schedule")
+    tasks = [get_task(name) for name in task_names]  # every name checked before anything trains
     done = _done_keys(store)
     configs = []
     for name in schedule_names:
@@ -133,8 +137,7 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
         configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
     configs += list(extra_configs)
     results = []
-    for task_name in task_names:
-        task = get_task(task_name)
+    for task in tasks:
         budget = budget_for(task, epochs, batch_size, optimizer, momentum)
         fingerprint = task_fingerprint(task.name, data_root)
         together = population and data_root is None and supports_population(task, budget) is None

@@ -161,7 +161,10 @@ def user_task(spec: str) -> Task:
                          f"importable (PYTHONPATH) and give module:function") from None
 
     def load(root: Path | None) -> UserData:
-        out = func()
+        try:
+            out = func()
+        except Exception as exc:  # noqa: BLE001 - the user's code: report it in one line
+            raise LrrecError(f"--task {spec} raised {type(exc).__name__}: {exc}") from None
         if isinstance(out, dict):
             try:
                 out = UserData(**out)
@@ -169,6 +172,11 @@ def user_task(spec: str) -> Task:
                 raise LrrecError(f"--task {spec} must return model, train_loader and val_loader ({exc})") from None
         if not isinstance(out, UserData):
             raise LrrecError(f"--task {spec} must return a dict with model, train_loader, val_loader")
+        if not isinstance(out.model, nn.Module):
+            raise LrrecError(f"--task {spec}: model must be a torch.nn.Module, got {type(out.model).__name__}")
+        for name in ("train_loader", "val_loader"):
+            if not hasattr(getattr(out, name), "__iter__") or not hasattr(getattr(out, name), "__len__"):
+                raise LrrecError(f"--task {spec}: {name} must be a DataLoader (iterable with a length)")
         return out
 
     return Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",

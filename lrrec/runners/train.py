@@ -73,9 +73,18 @@ EpochCallback = Callable[[EpochRecord], None]
 
 def pick_device(device: str | None = None) -> torch.device:
     """The requested device, else CUDA when available, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise LrrecError(f"--device {device}: not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise LrrecError(f"--device {device}: no such CUDA device here ({torch.cuda.device_count()} visible); "
+                         f"use cpu or leave --device out")
+    if dev.type not in ("cpu", "cuda"):
+        raise LrrecError(f"--device {device}: lrrec trains on cpu or cuda")
+    return dev
 
 
 def build_optimizer(model_params: Any, config: ScheduleConfig, budget: Budget) -> torch.optim.Optimizer:

@@ -19,6 +19,7 @@ import duckdb
 
 from lrrec.errors import InvalidValueError, StoreError
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.paths import writable_folder
 from lrrec.schedules import ScheduleConfig
 from lrrec.store.interchange import RunRecord
 from lrrec.store.run import Run
@@ -166,7 +167,7 @@ class Store:
         if fmt not in EXPORT_FORMATS:
             raise InvalidValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
         option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        writable_folder(Path(out).parent, "export to")
         with self.transaction() as con:
             con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
             return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
