@@ -128,8 +128,11 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
 
 
 def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerprint) -> dict[str, Any] | None:
-    """The metric this config reached on tasks with the same dataset (e.g. published CIFAR-100 results)."""
-    same = [(tid, w, c) for tid, w, c in est.evidence if experience.tasks[tid].dataset == target.dataset
+    """The metric this config reached on tasks with the same data (e.g. published CIFAR-100 results)."""
+    def data(task: TaskFingerprint) -> str:  # a 2-D surface is its own data
+        return task.model if task.task_kind == "surface" else task.dataset
+
+    same = [(tid, w, c) for tid, w, c in est.evidence if data(experience.tasks[tid]) == data(target)
             and c.metric is not None]
     if not same:
         return None
