@@ -238,8 +238,6 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
         click.echo(f"{len(lines)} runs recorded in {store.path}")
 
 
-
-
 # --- store and ingest -----------------------------------------------------------------------------------
 @cli.group(cls=LrrecGroup)
 def store() -> None:
@@ -417,8 +415,6 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
                f"median family rank correlation: {report['median_family_spearman']}")
 
 
-
-
 @cli.command("tune")
 @click.option("--task", "task_name", default=None, help="A task from `lrrec tasks list` / module:function.")
 @click.option("--dataset", default=None, help="Or a catalog dataset with a built-in task (with --model).")
@@ -444,7 +440,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
     from pathlib import Path
 
-    from lrrec.recommender.tune import TuneJob, resolve_schedules, tune
+    from lrrec.recommender.tune import TuneJob, resolve_schedules, tune, write_figures
     from lrrec.store.store import open_store
 
     task = _trainable_task(task_name, dataset, model)
@@ -461,7 +457,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
         raise SystemExit(130) from None
-    summary["figures"] = _tune_figures(summary, store, folder)
+    summary["figures"] = write_figures(summary, store, folder)
     if as_json:
         emit_json(summary)
         return
@@ -491,22 +487,6 @@ def _trainable_task(task_name: str | None, dataset: str | None, model: str | Non
         raise InvalidValueError(f"no built-in task trains {name}; pass --task (a built-in task or module:function)")
     return name
 
-
-def _tune_figures(summary: dict, store: Any, folder: Any) -> list[str]:
-    """Plot the history, the best config's LR curve and its validation curve against the top suggestion's."""
-    from lrrec.plots import plot_tuning
-    from lrrec.schedules import ScheduleConfig
-
-    if not summary["best"]:
-        return []
-    folder.mkdir(parents=True, exist_ok=True)
-    best = ScheduleConfig.from_dict(summary["best"]["config"])
-    runs = {h["trial"]: h["run_id"] for h in summary["history"] if h["run_id"]}
-    curves = {f"best (trial {summary['best']['trial']})": store.curves(summary["best"]["run_id"])}
-    if summary["seeded"] and 0 in runs and runs[0] != summary["best"]["run_id"]:
-        curves["top suggestion (trial 0)"] = store.curves(runs[0])
-    steps = max((p["step"] or 0 for p in next(iter(curves.values()))), default=100) or 100
-    return plot_tuning(summary, curves, best.lrs(range(steps), steps).tolist(), folder)
 
 from lrrec.bench.cli import bench  # noqa: E402  (a sub-group in its own package)
 

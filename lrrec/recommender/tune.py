@@ -265,6 +265,22 @@ def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def write_figures(summary: dict[str, Any], store: Any, folder: Path) -> list[str]:
+    """Plot the history, the best config's LR curve and its validation curve against the top suggestion's."""
+    from lrrec.plots import plot_tuning
+
+    if not summary["best"]:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    best = ScheduleConfig.from_dict(summary["best"]["config"])
+    runs = {h["trial"]: h["run_id"] for h in summary["history"] if h["run_id"]}
+    curves = {f"best (trial {summary['best']['trial']})": store.curves(summary["best"]["run_id"])}
+    if summary["seeded"] and 0 in runs and runs[0] != summary["best"]["run_id"]:
+        curves["top suggestion (trial 0)"] = store.curves(runs[0])
+    steps = max((p["step"] or 0 for p in next(iter(curves.values()))), default=100) or 100
+    return plot_tuning(summary, curves, best.lrs(range(steps), steps).tolist(), folder)
+
+
 def _config_of(params: dict[str, Any], schedules: tuple[str, ...]) -> ScheduleConfig:
     if len(schedules) == 1:
         return ScheduleConfig.from_flat(schedules[0], params)
