@@ -423,7 +423,7 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @click.option("--families", default=None, help="Or search these families (comma-separated; default: all).")
 @click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Trials for the whole study.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds per worker.")
-@click.option("--seed-top", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--seed-top", type=click.IntRange(min=0), default=1, show_default=True,
               help="Enqueue the top K suggested configs first.")
 @click.option("--storage", default=None, help="Optuna storage: a journal file (one machine) or an RDB URL "
               "(several machines). Default: OUT/study.journal.")

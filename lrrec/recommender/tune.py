@@ -193,7 +193,7 @@ def _stop_at(n_trials: int) -> Any:
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
-         seed_top: int = 3, n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
+         seed_top: int = 1, n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
     """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes.
 
     `out`, the folder for the results, is checked (and created) before any trial runs.
