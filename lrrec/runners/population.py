@@ -22,12 +22,12 @@ from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     EpochRecord,
     Outcome,
-    _batches,
-    _diverged,
-    _record,
-    _steps_per_epoch,
-    _to_device,
+    batches,
+    is_diverged,
     pick_device,
+    record_epoch,
+    steps_per_epoch,
+    to_device,
 )
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.torch_adapter import make_scheduler
@@ -79,7 +79,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     if reason:
         raise LrrecError(f"population mode: {reason}; train these configs one by one (lrrec sweep)")
     dev = pick_device(device)
-    data: TensorData = _to_device(load_data(task, None), dev)  # type: ignore[assignment]
+    data: TensorData = to_device(load_data(task, None), dev)  # type: ignore[assignment]
     torch.manual_seed(seed)
     base = task.build(data).to(dev)
     members = [copy.deepcopy(base) for _ in configs]
@@ -93,7 +93,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
 
     grads_of = vmap(grad_and_value(loss_of), in_dims=(0, 0, None, None))
     logits_of = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)), in_dims=(0, 0, None))
-    per_epoch = _steps_per_epoch(data, budget.batch_size)
+    per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
     lrs = _LrTable(configs, total)
     outcomes = [Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
@@ -104,7 +104,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     step = 0
     for epoch in range(1, budget.epochs + 1):
         loss_sum = torch.zeros(len(configs), device=dev)
-        for x, y in _batches(data, budget.batch_size, dev, generator, train=True):
+        for x, y in batches(data, budget.batch_size, dev, generator, train=True):
             last_lrs = lrs.at(step)
             lr = torch.as_tensor(last_lrs, dtype=torch.float32, device=dev)
             grads, batch_loss = grads_of(params, buffers, x, y)
@@ -122,10 +122,10 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
             if outcome.status == "diverged":
                 continue
             outcome.steps_done = step
-            if _diverged(float(train_loss[i]), float(start_loss[i])):
+            if is_diverged(float(train_loss[i]), float(start_loss[i])):
                 outcome.status = "diverged"
                 continue
-            _record(outcome, EpochRecord(epoch, step, float(last_lrs[i]), float(train_loss[i]),
+            record_epoch(outcome, EpochRecord(epoch, step, float(last_lrs[i]), float(train_loss[i]),
                                          float(val_loss[i]), float(val_acc[i])), None)
     elapsed = time.perf_counter() - began
     for outcome in outcomes:

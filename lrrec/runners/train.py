@@ -59,14 +59,6 @@ class Outcome:
     curve: list[EpochRecord] = field(default_factory=list)
     trajectory: list[tuple[float, float]] = field(default_factory=list)
 
-    def epochs_to(self, target: float) -> int | None:
-        """First epoch whose validation metric reaches `target` (None if never)."""
-        for record in self.curve:
-            m = record.val_metric
-            if m is not None and (m >= target if self.direction == "max" else m <= target):
-                return record.epoch
-        return None
-
 
 EpochCallback = Callable[[EpochRecord], None]
 
@@ -100,7 +92,7 @@ class _Divergence(Exception):
     pass
 
 
-def _diverged(loss: float, start: float) -> bool:
+def is_diverged(loss: float, start: float) -> bool:
     return not math.isfinite(loss) or loss > start + DIVERGE_FACTOR * max(abs(start), 1.0)
 
 
@@ -129,7 +121,7 @@ def _loader(data: FolderData | UserData, train: bool, batch_size: int, generator
     return data.train_loader if train else data.val_loader
 
 
-def _batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Generator,
+def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Generator,
              train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     if not isinstance(data, TensorData):
         for x, y in _loader(data, train, batch_size, generator):
@@ -146,13 +138,13 @@ def _batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Ge
         yield prepare_batch(x_all[idx], data, train, generator), y_all[idx]
 
 
-def _steps_per_epoch(data: Data, batch_size: int) -> int:
+def steps_per_epoch(data: Data, batch_size: int) -> int:
     if not isinstance(data, TensorData):
         return len(_loader(data, True, batch_size, torch.Generator()))
     return max(1, len(data.x_train) // batch_size)
 
 
-def _to_device(data: Data, dev: torch.device) -> Data:
+def to_device(data: Data, dev: torch.device) -> Data:
     if isinstance(data, TensorData) and dev.type != "cpu":
         return TensorData(data.x_train.to(dev), data.y_train.to(dev), data.x_val.to(dev), data.y_val.to(dev),
                           data.n_classes, data.augment, data.normalize)
@@ -162,12 +154,12 @@ def _to_device(data: Data, dev: torch.device) -> Data:
 def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfig, budget: Budget,
                  seed: int, dev: torch.device, on_epoch: EpochCallback | None, progress: bool) -> Outcome:
     cuda = dev.type == "cuda"
-    data = _to_device(data, dev)
+    data = to_device(data, dev)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else nullcontext
     optimizer = build_optimizer(model.parameters(), config, budget)
-    per_epoch = _steps_per_epoch(data, budget.batch_size)
+    per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
     scheduler = make_scheduler(optimizer, config, total)
     generator = torch.Generator().manual_seed(seed)
@@ -180,7 +172,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
             model.train()
             loss_sum = torch.zeros((), device=dev)
             seen = 0
-            for x, y in _batches(data, budget.batch_size, dev, generator, train=True):
+            for x, y in batches(data, budget.batch_size, dev, generator, train=True):
                 if cuda and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with autocast():
@@ -195,10 +187,10 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
                 outcome.steps_done += 1
                 if start_loss is None:
                     start_loss = float(loss.detach())
-                elif outcome.steps_done % CHECK_EVERY == 0 and _diverged(float(loss.detach()), start_loss):
+                elif outcome.steps_done % CHECK_EVERY == 0 and is_diverged(float(loss.detach()), start_loss):
                     raise _Divergence
             train_loss = float(loss_sum) / max(seen, 1)
-            if start_loss is not None and _diverged(train_loss, start_loss):
+            if start_loss is not None and is_diverged(train_loss, start_loss):
                 raise _Divergence
             eval_began = time.perf_counter()
             val_loss, val_acc = evaluate(model, data, budget.batch_size, dev, autocast)
@@ -207,7 +199,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
                 scheduler.report_metric(val_loss)
             record = EpochRecord(epoch, outcome.steps_done, last_lr, train_loss,
                                  val_loss, val_acc)
-            _record(outcome, record, on_epoch)
+            record_epoch(outcome, record, on_epoch)
             bar.update(1)
             bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{val_acc:.4f}", lr=f"{record.lr:.3g}")
     except _Divergence:
@@ -224,7 +216,7 @@ def evaluate(model: nn.Module, data: Data, batch_size: int, dev: torch.device,
     """Validation loss and accuracy."""
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
-    for x, y in _batches(data, max(batch_size, 256), dev, torch.Generator(), train=False):
+    for x, y in batches(data, max(batch_size, 256), dev, torch.Generator(), train=False):
         if dev.type == "cuda" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
@@ -235,7 +227,7 @@ def evaluate(model: nn.Module, data: Data, batch_size: int, dev: torch.device,
     return loss_sum / count, correct / count
 
 
-def _record(outcome: Outcome, record: EpochRecord, on_epoch: EpochCallback | None) -> None:
+def record_epoch(outcome: Outcome, record: EpochRecord, on_epoch: EpochCallback | None) -> None:
     outcome.curve.append(record)
     outcome.epochs_done = record.epoch
     metric = record.val_metric
@@ -273,11 +265,11 @@ def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget:
             scheduler.step()
         outcome.steps_done = step
         outcome.trajectory.append(tuple(point.detach().tolist()))
-        if _diverged(value, start):
+        if is_diverged(value, start):
             outcome.status = "diverged"
             break
         if step % stride == 0 or step == total:
-            _record(outcome, EpochRecord(step, step, lr, float(loss.detach()), value, value), on_epoch)
+            record_epoch(outcome, EpochRecord(step, step, lr, float(loss.detach()), value, value), on_epoch)
     outcome.wall_time_s = time.perf_counter() - began
     return outcome
 

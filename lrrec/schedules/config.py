@@ -67,12 +67,9 @@ class ScheduleConfig:
         for key in values:
             if key not in spec.params:
                 raise unknown_name(f"parameter for {spec.name}", key, ["lr", *spec.params, *_warmup_keys(spec)])
-        warmup = None
-        if warmup_values:
-            filled = resolve(WARMUP_PARAMS, warmup_values, spec.name)
-            if filled["warmup"] != "none":
-                warmup = Warmup(filled["warmup"], filled["warmup_frac"], filled["warmup_start_factor"])
-        return cls.create(spec.name, lr, values, warmup)
+        warmup = {_FLAT_WARMUP[k]: v for k, v in warmup_values.items()}
+        warmup.setdefault("kind", "none")
+        return cls.create(spec.name, lr, values, warmup if warmup_values else None)
 
     def with_settings(self, settings: Mapping[str, Any]) -> ScheduleConfig:
         """A copy with some flat settings changed (see `from_flat`)."""
@@ -164,6 +161,9 @@ class ScheduleConfig:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
+_FLAT_WARMUP = {"warmup": "kind", "warmup_frac": "frac", "warmup_start_factor": "start_factor"}
+
+
 def _warmup_keys(spec: ScheduleSpec) -> list[str]:
     return [] if spec.includes_warmup else list(WARMUP_PARAMS)
 
@@ -177,9 +177,9 @@ def _warmup(spec: ScheduleSpec, warmup: Warmup | Mapping[str, Any] | None) -> Wa
         warmup = {"kind": warmup.kind, "frac": warmup.frac, "start_factor": warmup.start_factor}
     if not isinstance(warmup, Mapping) or set(warmup) - {"kind", "frac", "start_factor"}:
         raise InvalidValueError("warmup must be an object with kind, frac and start_factor")
-    flat = {"warmup": warmup.get("kind", "linear"), "warmup_frac": warmup.get("frac", WARMUP_PARAMS["warmup_frac"].default),
-            "warmup_start_factor": warmup.get("start_factor", 0.0)}
-    filled = resolve(WARMUP_PARAMS, flat, spec.name)
+    given = {"kind": "linear", **warmup}
+    filled = resolve(WARMUP_PARAMS, {flat: given[key] for flat, key in _FLAT_WARMUP.items() if key in given},
+                     spec.name)
     if filled["warmup"] == "none":
         return None
     return Warmup(filled["warmup"], filled["warmup_frac"], filled["warmup_start_factor"])

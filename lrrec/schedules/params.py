@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lrrec.errors import InvalidValueError, unknown_name
@@ -46,7 +46,6 @@ class Param:
     search_choices: tuple[Any, ...] = ()
     condition: tuple[str, tuple[Any, ...]] | None = None
     nullable: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     # -- validation ---------------------------------------------------------------------------------------
     def check(self, value: Any, where: str) -> Any:

@@ -16,11 +16,6 @@ def steps_of(fraction: float, total_steps: int, minimum: int = 0) -> int:
     return max(minimum, int(math.floor(fraction * total_steps + 0.5)))
 
 
-def total_steps_for(epochs: int, steps_per_epoch: int) -> int:
-    """The budget in optimizer steps of `epochs` epochs."""
-    return int(epochs) * int(steps_per_epoch)
-
-
 def epoch_clock(steps: np.ndarray, steps_per_epoch: int) -> np.ndarray:
     """Map optimizer steps to epoch indices, for schedules stepped once per epoch (budget `T` in epochs)."""
     return np.floor_divide(np.asarray(steps, dtype=np.int64), int(steps_per_epoch)).astype(np.float64)

@@ -35,18 +35,6 @@ _V1 = [
 MIGRATIONS: list[list[str]] = [_V1]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# Column order of the run-level tables, shared by the writer and the export (DDL above is the source).
-TASK_COLUMNS = ("task_id", "name", "dataset", "model", "task_kind", "n_train", "n_classes", "input_numel",
-                "input_shape", "class_balance", "data_hash", "n_params", "forward_flops", "depth", "has_norm",
-                "has_residual", "fingerprint")
-SCHEDULE_COLUMNS = ("config_id", "name", "family", "lr", "params", "warmup", "config")
-RUN_COLUMNS = ("run_id", "task_id", "config_id", "seed", "optimizer", "optimizer_params", "batch_size", "epochs",
-               "steps", "status", "metric_name", "direction", "final_metric", "best_metric", "target_value",
-               "time_to_target_s", "step_to_target", "wall_time_s", "device", "lrrec_version",
-               "library_versions", "source", "source_ref", "created_at", "notes", "extra")
-CURVE_COLUMNS = ("run_id", "step", "epoch", "lr", "train_loss", "val_loss", "val_metric", "extra")
-
-
 def schema_version(con: Any) -> int:
     """The version of the store behind `con` (0 for an empty database)."""
     has_meta = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
