@@ -1,11 +1,14 @@
-"""Seeded vs cold TPE vs random search on built-in CPU tasks held out from the store.
+"""Seeded and transferred TPE vs cold TPE vs random search on built-in CPU tasks held out from the store.
 
-For each task and seed: the search space is every schedule (categorical, conditional parameters); cold TPE
-runs 30 trials and its best value B is the bar. Each method's figure is the number of trials it needs to reach
-B (31 = never within 30). "Seeded-K" enqueues the recommender's top K suggestions (K = 1 and 5, the mix being
-measured), computed from a store without the held-out task, then continues with TPE. Target: seeded needs 5x fewer trials than cold TPE (median), and is
-not worse than cold TPE at 30 trials. Real training (no pruning), so every trial costs a run.
-Run: python benchmarks/bench_tune.py [--tasks digits/mlp,wine/mlp] [--seeds 3] [--epochs 10]
+For each task and seed: cold TPE searches the library space (every schedule as a categorical, conditional
+parameters) for 30 trials, and its best value B is the bar. Each method's figure is the number of trials it
+needs to reach B (31 = never within 30). The recommender's suggestions come from the shipped corpus without
+the held-out task's runs. "seeded-1" enqueues the top suggestion, then TPE over the library space (lrrec 0.1's
+default); "transferred-5" enqueues the top 5 and runs TPE over the space `lrrec tune` builds from them (their
+schedules, LR within 3x of theirs; today's default). Target: a seeded method needs 5x fewer trials than cold
+TPE (median), and is not worse than cold TPE at 30 trials. Real training (seed 0, no pruning), so every trial
+costs a full run. wine/mlp is left out: its 36 validation samples put 1.0 within 3 random trials of any method.
+Run: python benchmarks/bench_tune.py [--tasks digits/mlp,mnist1d/mlp] [--seeds 5] [--workers 2]
 """
 
 from __future__ import annotations
@@ -14,48 +17,59 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import optuna
+from held_out import held_out_store
 
-from lrrec.recommender.experience import load_experience
-from lrrec.recommender.suggest import suggest
-from lrrec.recommender.tune import draw_config, resolve_schedules, seed_study
+from lrrec.recommender.tune import (
+    TuneJob,
+    draw_config,
+    plan_study,
+    resolve_schedules,
+    seed_study,
+)
 from lrrec.runners.execute import task_fingerprint
 from lrrec.runners.tasks import get_task
-from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig
-from lrrec.store import open_store
 
 TRIALS = 30
-SEED_TOPS = (1, 5)
+TASKS = "digits/mlp,digits/cnn,mnist1d/mlp,mnist1d/cnn1d,breast_cancer/mlp"
+METHODS = {"cold": (0, "library"), "seeded-1": (1, "library"), "transferred-5": (5, "transferred"),
+           "random": (0, "library")}
+Plan = tuple[tuple[str, ...], Any, list[ScheduleConfig]]  # schedules, LR range, configs to enqueue
 
 
-def held_out_suggestions(task_name: str, folder: Path) -> list[ScheduleConfig]:
-    """The recommender's top configs for a task, from the shipped corpus without that task's runs."""
-    store = open_store(folder / f"{task_name.replace('/', '-')}.duckdb")
-    with store.transaction() as con:
-        con.execute("DELETE FROM curves WHERE run_id IN (SELECT run_id FROM runs JOIN tasks USING (task_id) "
-                    "WHERE tasks.name = ?)", [task_name])
-        con.execute("DELETE FROM runs WHERE task_id IN (SELECT task_id FROM tasks WHERE name = ?)", [task_name])
-    task = get_task(task_name)
-    target = task_fingerprint(task_name, None)
-    rec = suggest(store, target, batch_size=task.budget.batch_size, top=max(SEED_TOPS),
-                  experience=load_experience(store))
-    return [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
+def held_out_plans(task_name: str, folder: Path) -> dict[str, Plan]:
+    """Each method's search space and seeds, planned from the shipped corpus without the task's runs."""
+    store = held_out_store(task_name, folder)
+    job = TuneJob(task_name, resolve_schedules(None, None), "unused", "bench", str(store.path))
+    plans = {}
+    for method, (top, space) in METHODS.items():
+        planned, seeds = plan_study(optuna.create_study(), job, store, task_fingerprint(task_name, None),
+                                    get_task(task_name).budget, top, space)
+        plans[method] = (planned.schedules, planned.lr_range, seeds)
+    return plans
 
 
-def run_study(task_name: str, epochs: int, sampler: optuna.samplers.BaseSampler,
-              seeds: list[ScheduleConfig]) -> list[float]:
-    task = get_task(task_name)
-    budget = replace(task.budget, epochs=epochs)
-    schedules = resolve_schedules(None, None)
+def run_study(task_name: str, method: str, plan: Plan, seed: int) -> list[float]:
+    """Best value so far after each of the study's trials."""
+    import torch
+
+    from lrrec.runners.train import train
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    schedules, lr_range, seeds = plan
+    sampler = optuna.samplers.RandomSampler(seed=seed) if method == "random" else optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    seed_study(study, seeds, schedules)
+    seed_study(study, seeds, schedules, lr_range)
+    task = get_task(task_name)
 
     def objective(trial: optuna.Trial) -> float:
-        outcome = train(task, draw_config(trial, schedules), budget, seed=0)
+        outcome = train(task, draw_config(trial, schedules, lr_range), task.budget, seed=0)
         return outcome.final_metric if outcome.status == "finished" and outcome.final_metric is not None else 0.0
 
     study.optimize(objective, n_trials=TRIALS)
@@ -69,37 +83,41 @@ def trials_to_reach(best_so_far: list[float], bar: float) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", default="digits/mlp,breast_cancer/mlp,wine/mlp,mnist1d/mlp")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--tasks", default=TASKS)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="studies run in parallel, one CPU thread each")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rows = []
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        for task_name in args.tasks.split(","):
-            seeds_configs = held_out_suggestions(task_name, Path(tmp))
-            for seed in range(args.seeds):
-                curves = {"cold": run_study(task_name, args.epochs, optuna.samplers.TPESampler(seed=seed), [])}
-                for k in SEED_TOPS:
-                    curves[f"seeded{k}"] = run_study(task_name, args.epochs, optuna.samplers.TPESampler(seed=seed),
-                                                     seeds_configs[:k])
-                curves["random"] = run_study(task_name, args.epochs, optuna.samplers.RandomSampler(seed=seed), [])
-                bar = curves["cold"][-1]
-                row = {"task": task_name, "seed": seed, "bar": bar}
-                for method, best_so_far in curves.items():
-                    row[method] = trials_to_reach(best_so_far, bar)
-                    row[f"{method}_at_30"] = best_so_far[-1]
-                rows.append(row)
-                print(f"{task_name:<18} seed {seed}: bar {bar:.4f}; trials to reach it: "
-                      + ", ".join(f"{m} {row[m]}" for m in curves), flush=True)
-    methods = ["cold", *(f"seeded{k}" for k in SEED_TOPS), "random"]
-    med = {m: statistics.median(r[m] for r in rows) for m in methods}
-    at30 = {m: statistics.median(r[f"{m}_at_30"] for r in rows) for m in methods}
+        plans = {name: held_out_plans(name, Path(tmp)) for name in args.tasks.split(",")}
+    for name, by_method in plans.items():
+        schedules, lr_range, _ = by_method["transferred-5"]
+        print(f"{name}: transferred space {', '.join(schedules)}, lr {lr_range[0]:.3g} to {lr_range[1]:.3g}")
+    jobs = [(name, method, plan, seed) for name, by_method in plans.items() for seed in range(args.seeds)
+            for method, plan in by_method.items()]
+    with ProcessPoolExecutor(args.workers) as pool:
+        curves = dict(zip(((n, m, s) for n, m, _, s in jobs), pool.map(run_study, *zip(*jobs))))
+    rows = []
+    for name in plans:
+        for seed in range(args.seeds):
+            bar = curves[name, "cold", seed][-1]
+            row = {"task": name, "seed": seed, "bar": bar}
+            for method in METHODS:
+                row[method] = trials_to_reach(curves[name, method, seed], bar)
+                row[f"{method}_at_30"] = curves[name, method, seed][-1]
+            rows.append(row)
+            print(f"{name:<18} seed {seed}: bar {bar:.4f}; trials to reach it: "
+                  + ", ".join(f"{m} {row[m]}" for m in METHODS), flush=True)
+    med = {m: statistics.median(r[m] for r in rows) for m in METHODS}
+    at30 = {m: statistics.median(r[f"{m}_at_30"] for r in rows) for m in METHODS}
     print("median trials to reach cold TPE's 30-trial best (31 = not within 30): "
-          + ", ".join(f"{m} {med[m]}" for m in methods))
-    print("median best value at 30 trials: " + ", ".join(f"{m} {at30[m]:.4f}" for m in methods)
+          + ", ".join(f"{m} {med[m]}" for m in METHODS))
+    print("speed-up over cold TPE (median trials): "
+          + ", ".join(f"{m} {med['cold'] / med[m]:.2f}x" for m in METHODS if m != "cold"))
+    print("median best value at 30 trials: " + ", ".join(f"{m} {at30[m]:.4f}" for m in METHODS)
           + f"; {len(rows)} studies per method in {time.time() - began:.0f} s")
+
 
 if __name__ == "__main__":
     main()

@@ -194,6 +194,45 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
                    f"on {summary['device']} (run {summary['run_id']})")
 
 
+@cli.command("probe")
+@click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
+@click.option("--steps", type=click.IntRange(min=5), default=100, show_default=True, help="Optimizer updates.")
+@click.option("--low", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="First LR.")
+@click.option("--high", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Last LR (the test stops earlier once the loss blows up).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="Also plot loss against LR to this PNG file.")
+@_budget_options
+def probe_command(task_name: str, steps: int, low: float, high: float, seed: int, plot_path: str | None,
+                  epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
+                  device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
+    """LR range test: raise the LR exponentially over a few hundred updates and read off good LRs."""
+    from lrrec.runners.execute import budget_for
+    from lrrec.runners.probes import lr_range_test
+    from lrrec.runners.tasks import get_task
+
+    task = get_task(task_name)
+    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    if plot_path:
+        from lrrec.plots import check_png_path
+
+        check_png_path(plot_path, "--plot")  # before the work, not after it
+    result = lr_range_test(task, budget, seed=seed, steps=steps, low=low, high=high, data_root=data_root,
+                           device=device)
+    if plot_path:
+        from lrrec.plots import plot_range_test
+
+        plot_range_test(result, plot_path)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    end = "stopped when the loss blew up" if result.stopped_early else "reached --high"
+    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {low:g} ({end} at lr {result.lrs[-1]:.3g}); "
+               f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}")
+
+
 @cli.command("sweep")
 @click.option("--tasks", "task_names", required=True, help="Comma-separated task names.")
 @click.option("--schedules", "schedule_names", required=True,
@@ -423,8 +462,11 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @click.option("--families", default=None, help="Or search these families (comma-separated; default: all).")
 @click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Trials for the whole study.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds per worker.")
-@click.option("--seed-top", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Enqueue the top K suggested configs first.")
+@click.option("--seed-top", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Enqueue the top K suggested configs first (and build a transferred space from them).")
+@click.option("--space", type=click.Choice(["transferred", "library"]), default="transferred", show_default=True,
+              help="transferred: the top suggestions' schedules, LR within 3x of theirs; library: every "
+              "parameter's full library range.")
 @click.option("--storage", default=None, help="Optuna storage: a journal file (one machine) or an RDB URL "
               "(several machines). Default: OUT/study.journal.")
 @click.option("--study", "study_name", default=None, help="Study name (reuse it to resume).")
@@ -433,7 +475,7 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
               help="Folder for the figures and summary (default: tune-STUDY).")
 @_budget_options
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
-                 families: str | None, n_trials: int | None, timeout: float | None, seed_top: int,
+                 families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
                  storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
                  batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
                  data_root: str | None, store_path: str | None, as_json: bool) -> None:
@@ -452,8 +494,8 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     job = TuneJob(task, schedules, storage or str(folder / "study.journal"), study_name, str(store.path), epochs,
                   batch_size, optimizer, data_root, device, momentum=momentum)
     try:
-        summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, n_jobs=n_jobs,
-                       out=folder)
+        summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, space=space,
+                       n_jobs=n_jobs, out=folder)
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
         raise SystemExit(130) from None
@@ -463,6 +505,10 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
         return
     click.echo(f"study {summary['study']} ({summary['storage']}): " +
                ", ".join(f"{n} {state}" for state, n in summary["trials"].items()))
+    searched = summary["space"]
+    lr_range = searched["lr_range"]
+    click.echo(f"{searched['kind']} space: {', '.join(searched['schedules'])}"
+               + (f"; lr {lr_range[0]:.3g} to {lr_range[1]:.3g}" if lr_range else ""))
     if summary["seeded"]:
         click.echo("seeded with: " + ", ".join(f"{c['name']} lr={c['lr']:g}" for c in summary["seeded"]))
     if summary["best"]:
@@ -488,7 +534,7 @@ def _trainable_task(task_name: str | None, dataset: str | None, model: str | Non
     return name
 
 
-from lrrec.bench.cli import bench  # noqa: E402  (a sub-group in its own package)
+from lrrec.bench.cli import bench
 
 cli.add_command(bench)
 

@@ -23,14 +23,20 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
-    """Save a matplotlib figure to `out` via a temporary file, so a failure leaves no partial file."""
+def check_png_path(out: str | os.PathLike[str], option: str = "--out") -> Path:
+    """`out` as a path, if it names a .png file in an existing, writable folder (else a one-line error)."""
     path = Path(out)
     if path.suffix.lower() != ".png":
-        raise LrrecError(f"--out must be a .png file, got {path.name!r}")
+        raise LrrecError(f"{option} must be a .png file, got {path.name!r}")
     if not path.parent.exists():
-        raise LrrecError(f"folder {path.parent} does not exist; create it or choose another --out")
-    writable_folder(path.parent, "--out")
+        raise LrrecError(f"folder {path.parent} does not exist; create it or choose another {option}")
+    writable_folder(path.parent, option)
+    return path
+
+
+def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
+    """Save a matplotlib figure to `out` via a temporary file, so a failure leaves no partial file."""
+    path = check_png_path(out)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
     os.close(fd)
     try:
@@ -113,6 +119,23 @@ def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[flo
     fig.tight_layout()
     written.append(save_and_close(fig, folder / "curves.png"))
     return written
+
+
+def plot_range_test(result: Any, out: str | os.PathLike[str]) -> None:
+    """The LR range test's smoothed loss against LR, with the two LRs read off it."""
+    plt = pyplot()
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(result.lrs, result.losses)
+    ax.axvline(result.min_loss_lr, color="C1", ls="--", label=f"lowest loss, lr {result.min_loss_lr:.3g}")
+    ax.axvline(result.steepest_lr, color="C2", ls=":", label=f"steepest descent, lr {result.steepest_lr:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title(f"LR range test: {result.task}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_and_close(fig, out)
 
 
 def save_and_close(fig: object, out: str | os.PathLike[str]) -> str:

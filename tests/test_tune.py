@@ -11,12 +11,16 @@ from click.testing import CliRunner
 from lrrec.catalog import catalog_fingerprint
 from lrrec.cli import cli
 from lrrec.recommender.tune import (
+    LR_BAND,
     TuneJob,
     draw_config,
+    plan_study,
     resolve_schedules,
+    transferred_space,
     trial_params,
     tune,
 )
+from lrrec.runners.tasks import get_task
 from lrrec.schedules import ScheduleConfig, list_specs, search_space
 from lrrec.store import ingest, open_store
 
@@ -48,6 +52,38 @@ def test_resolve_schedules_by_family_and_errors():
         resolve_schedules("cosine", "smooth")
 
 
+def test_transferred_space_spans_the_suggested_schedules_and_lrs():
+    configs = [ScheduleConfig.create("cosine", lr=0.1), ScheduleConfig.create("htd", lr=0.3),
+               ScheduleConfig.create("cosine", lr=0.05, params={"min_lr_ratio": 0.01})]
+    schedules, (low, high) = transferred_space(configs)
+    assert schedules == ("cosine", "htd")
+    assert low == pytest.approx(0.05 / LR_BAND) and high == pytest.approx(0.3 * LR_BAND)
+    study = optuna.create_study()
+    for config in configs:  # the suggestions themselves lie inside the space, unclipped
+        study.enqueue_trial(trial_params(config, schedules, (low, high)))
+        assert draw_config(study.ask(), schedules, (low, high)) == config
+
+
+@pytest.mark.parametrize("space", ["transferred", "library"])
+def test_plan_study_narrows_only_a_transferred_space_on_real_evidence(tmp_path, space):
+    store = open_store(tmp_path / "store.duckdb")  # the shipped corpus: digits/cnn is similar to digits/mlp
+    job = TuneJob("digits/mlp", resolve_schedules(None, None), "unused.journal", "s", str(store.path))
+    planned, seeded = plan_study(optuna.create_study(), job, store, catalog_fingerprint("digits", "mlp"),
+                                 get_task("digits/mlp").budget, 4, space)
+    assert len(seeded) == 4
+    if space == "library":
+        assert planned == job
+    else:
+        assert planned.schedules == tuple(c.name for c in seeded)
+        assert planned.lr_range == (min(c.lr for c in seeded) / LR_BAND, max(c.lr for c in seeded) * LR_BAND)
+    with store.transaction() as con:  # no evidence: the fallback default does not narrow the space
+        con.execute("DELETE FROM curves")
+        con.execute("DELETE FROM runs")
+    planned, seeded = plan_study(optuna.create_study(), job, store, catalog_fingerprint("digits", "mlp"),
+                                 get_task("digits/mlp").budget, 4, space)
+    assert planned == job and [c.name for c in seeded] == ["warmup_cosine"]
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """Two worker processes share one journal-file study on wine/mlp (2 epochs per trial)."""
@@ -71,6 +107,17 @@ def test_workers_share_the_study_without_losing_or_repeating_a_trial(tuned):
     assert len({t["run_id"] for t in trials}) == len(trials)
 
 
+def test_every_trial_lies_in_the_transferred_space(tuned):
+    _, summary = tuned
+    space = summary["space"]
+    assert space["kind"] == "transferred" and space["schedules"] == [c["name"] for c in summary["seeded"]]
+    runs = {r["run_id"]: json.loads(r["schedule_config"]) for r in open_store(tuned[0].store_path).runs(source="lrrec")}
+    for trial in summary["history"]:
+        config = runs[trial["run_id"]]
+        assert config["name"] in space["schedules"]
+        assert space["lr_range"][0] <= config["lr"] <= space["lr_range"][1]
+
+
 def test_the_suggested_configs_are_evaluated_first(tuned):
     job, summary = tuned
     study = optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
@@ -85,10 +132,11 @@ def test_resuming_adds_trials_without_seeding_again(tuned):
     job, _ = tuned
     again = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=10, seed_top=2)
     assert again["seeded"] == [] and len(again["history"]) >= 10
+    assert again["space"] == tuned[1]["space"]  # kept, though the store now holds this task's trials
 
 
 def test_ingesting_the_study_maps_trials_to_the_same_configs(tuned, tmp_path):
-    job, summary = tuned
+    job, _ = tuned
     store = open_store(tmp_path / "other.duckdb")
     report = ingest(store, [job.storage], study=job.study)
     assert report["added"] == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(

@@ -2,10 +2,13 @@
 
 The search space comes from the schedule library: one schedule's parameters (trial parameters are the flat
 keys of `ScheduleConfig.from_flat`), or several schedules as a categorical `schedule` with conditional
-parameters named `<schedule>.<key>`. The study's user attributes (`lrrec.task`, `lrrec.metric`,
-`lrrec.budget`, `lrrec.schedule`) make `lrrec ingest` map it back exactly. Every trial trains with a real runner,
-reports each epoch for pruning, and is recorded in the experience store as it finishes. Several processes (or
-machines) share a study through its storage: a journal file on one machine, an RDB URL across machines.
+parameters named `<schedule>.<key>`. By default the space is transferred from the recommendation: the
+schedules of the top suggestions, with the LR searched within a factor `LR_BAND` of their LRs (the other
+parameters keep the library's ranges): a search space learned from similar tasks, as in Perrone et al.,
+NeurIPS 2019; `benchmarks/bench_tune.py` measures it against the library space. The study's user attributes
+(`lrrec.task`, `lrrec.metric`, `lrrec.budget`, `lrrec.space`, `lrrec.schedule`) make `lrrec ingest` map it back
+exactly. Every trial trains with a real runner, reports each epoch for pruning, and is recorded in the
+experience store as it finishes. Several processes (or machines) share a study through its storage: a journal file on one machine, an RDB URL across machines.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ from lrrec.schedules import (
 from lrrec.schedules.params import is_active
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+LR_BAND = 3.0  # a transferred space searches LRs from (smallest suggested LR / 3) to (largest x 3)
+SPACES = ("transferred", "library")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class TuneJob:
     device: str | None = None
     seed: int = 0
     momentum: float | None = None
+    lr_range: tuple[float, float] | None = None  # None: the library's LR range
 
 
 def open_storage(url: str) -> Any:
@@ -81,19 +87,26 @@ def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, 
     return tuple(dict.fromkeys(names))
 
 
-def draw_config(trial: Any, schedules: tuple[str, ...]) -> ScheduleConfig:
+def transferred_space(suggestions: list[ScheduleConfig]) -> tuple[tuple[str, ...], tuple[float, float]]:
+    """The schedules of the suggested configs and an LR range spanning their LRs, widened by `LR_BAND`."""
+    lrs = [c.lr for c in suggestions]
+    return tuple(dict.fromkeys(c.name for c in suggestions)), (min(lrs) / LR_BAND, max(lrs) * LR_BAND)
+
+
+def draw_config(trial: Any, schedules: tuple[str, ...], lr_range: tuple[float, float] | None = None) -> ScheduleConfig:
     """The trial's schedule config (parameter naming as in the module docstring)."""
     if len(schedules) == 1:
-        return suggest_config(trial, schedules[0])
+        return suggest_config(trial, schedules[0], lr_range=lr_range)
     name = trial.suggest_categorical("schedule", list(schedules))
-    return suggest_config(trial, name, prefix=f"{name}.")
+    return suggest_config(trial, name, prefix=f"{name}.", lr_range=lr_range)
 
 
-def trial_params(config: ScheduleConfig, schedules: tuple[str, ...]) -> dict[str, Any] | None:
+def trial_params(config: ScheduleConfig, schedules: tuple[str, ...],
+                 lr_range: tuple[float, float] | None = None) -> dict[str, Any] | None:
     """The trial parameters that reproduce `config` (clipped to the search space), or None if it lies outside."""
     if config.name not in schedules:
         return None
-    space, flat = search_space(config.name), config.flat()
+    space, flat = search_space(config.name, lr_range=lr_range), config.flat()
     params: dict[str, Any] = {}
     for key, param in space.items():
         if not param.searchable or not is_active(param, flat):
@@ -118,25 +131,55 @@ def trial_params(config: ScheduleConfig, schedules: tuple[str, ...]) -> dict[str
     return out
 
 
-def create_study(job: TuneJob, direction: str, attrs: dict[str, Any]) -> Any:
-    """Create (or reopen, to resume) the study and record lrrec's attributes on it."""
+def open_study(job: TuneJob, direction: str) -> Any:
+    """Create the study, or reopen it to resume."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=open_storage(job.storage), study_name=job.study, load_if_exists=True,
-                                direction="maximize" if direction == "max" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=job.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
-    for key, value in attrs.items():
-        study.set_user_attr(key, value)
-    return study
+    return optuna.create_study(storage=open_storage(job.storage), study_name=job.study, load_if_exists=True,
+                               direction="maximize" if direction == "max" else "minimize",
+                               sampler=optuna.samplers.TPESampler(seed=job.seed),
+                               pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
 
 
-def seed_study(study: Any, suggestions: list[ScheduleConfig], schedules: tuple[str, ...]) -> int:
+def plan_study(study: Any, job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, seed_top: int,
+               space: str) -> tuple[TuneJob, list[ScheduleConfig]]:
+    """The job with its search space, and the suggested configs to enqueue.
+
+    A resumed study keeps the space it began with (its `lrrec.space` attribute): its own trials are in the
+    store by now, so a fresh recommendation would move the space under the trials already run.
+    """
+    from lrrec.recommender.suggest import suggest
+
+    if space not in SPACES:
+        raise InvalidValueError(f"--space {space}: choose one of {', '.join(SPACES)}")
+    kept = study.user_attrs.get("lrrec.space")
+    if kept:
+        return replace(job, schedules=tuple(kept["schedules"]),
+                       lr_range=tuple(kept["lr_range"]) if kept["lr_range"] else None), []
+    if not seed_top or study.get_trials(deepcopy=False):  # nothing to seed, or a study begun without lrrec.space
+        return job, []
+    rec = suggest(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size, epochs=budget.epochs,
+                  top=seed_top, only=job.schedules)
+    configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
+    if space == "transferred" and rec.fallback is None:  # a fallback default is no evidence to narrow on
+        schedules, lr_range = transferred_space(configs)
+        job = replace(job, schedules=schedules, lr_range=lr_range)
+    return job, [c for c in configs if trial_params(c, job.schedules, job.lr_range) is not None]
+
+
+def space_of(job: TuneJob) -> dict[str, Any]:
+    """The `lrrec.space` study attribute: the schedules searched and the LR range (None: the library's)."""
+    return {"kind": "library" if job.lr_range is None else "transferred", "schedules": list(job.schedules),
+            "lr_range": list(job.lr_range) if job.lr_range else None}
+
+
+def seed_study(study: Any, suggestions: list[ScheduleConfig], schedules: tuple[str, ...],
+               lr_range: tuple[float, float] | None = None) -> int:
     """Enqueue the suggested configs (in the search space) so they are evaluated first; returns how many."""
     count = 0
     for config in suggestions:
-        params = trial_params(config, schedules)
+        params = trial_params(config, schedules, lr_range)
         if params is not None:
             study.enqueue_trial(params, skip_if_exists=True)
             count += 1
@@ -158,7 +201,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
     study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
 
     def objective(trial: Any) -> float:
-        config = draw_config(trial, job.schedules)
+        config = draw_config(trial, job.schedules, job.lr_range)
         trial.set_user_attr("lrrec.seed", job.seed)
 
         def report(record: Any) -> None:
@@ -193,12 +236,11 @@ def _stop_at(n_trials: int) -> Any:
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
-         seed_top: int = 1, n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
-    """Create or resume the study, seed it with the top suggestions, run `n_jobs` worker processes.
+         seed_top: int = 5, space: str = "transferred", n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
+    """Create or resume the study, plan its space, seed it with the top suggestions, run `n_jobs` workers.
 
     `out`, the folder for the results, is checked (and created) before any trial runs.
     """
-    from lrrec.recommender.suggest import suggest
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
     from lrrec.store.store import open_store
@@ -214,19 +256,16 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         writable_folder(out, "--out")
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
+    study = open_study(job, task.direction)
+    job, seeded = plan_study(study, job, open_store(job.store_path), target, budget, seed_top, space)
     attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
              "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
-                              "optimizer_params": budget.optimizer_params()}}
+                              "optimizer_params": budget.optimizer_params()}, "lrrec.space": space_of(job)}
     if len(job.schedules) == 1:
         attrs["lrrec.schedule"] = job.schedules[0]
-    study = create_study(job, task.direction, attrs)
-    seeded: list[ScheduleConfig] = []
-    if seed_top and not study.get_trials(deepcopy=False):
-        rec = suggest(open_store(job.store_path), target, optimizer=budget.optimizer, batch_size=budget.batch_size,
-                      epochs=budget.epochs, top=seed_top, only=job.schedules)
-        configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
-        seeded = [c for c in configs if trial_params(c, job.schedules) is not None]
-        seed_study(study, seeded, job.schedules)
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    seed_study(study, seeded, job.schedules, job.lr_range)
     if n_jobs <= 1:
         run_worker(job, n_trials, timeout)
     else:  # worker processes sharing the study through its storage, as on several machines
@@ -255,7 +294,7 @@ def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
         states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     out: dict[str, Any] = {"study": job.study, "storage": job.storage, "task": job.task, "trials": states,
-                           "seeded": seeded, "best": None}
+                           "space": space_of(job), "seeded": seeded, "best": None}
     if complete:
         best = study.best_trial
         out["best"] = {"trial": best.number, "value": best.value, "run_id": best.user_attrs.get("lrrec.run_id"),
@@ -291,5 +330,6 @@ def _config_of(params: dict[str, Any], schedules: tuple[str, ...]) -> ScheduleCo
 
 if __name__ == "__main__":  # a worker process started by `tune(..., n_jobs > 1)`
     _job = json.loads(sys.argv[1])
-    run_worker(TuneJob(**{**_job, "schedules": tuple(_job["schedules"])}), json.loads(sys.argv[2]),
-               json.loads(sys.argv[3]))
+    run_worker(TuneJob(**{**_job, "schedules": tuple(_job["schedules"]),
+                          "lr_range": tuple(_job["lr_range"]) if _job["lr_range"] else None}),
+               json.loads(sys.argv[2]), json.loads(sys.argv[3]))

@@ -151,13 +151,30 @@ def to_device(data: Data, dev: torch.device) -> Data:
     return data
 
 
+def for_device(model: nn.Module, dev: torch.device) -> tuple[nn.Module, Callable[[], Any]]:
+    """The model in the device's memory format, and the autocast context to train it in (bf16 on CUDA)."""
+    if dev.type != "cuda":
+        return model, nullcontext
+    return model.to(memory_format=torch.channels_last), lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               autocast: Callable[[], Any]) -> torch.Tensor:
+    """One optimizer update on a batch; returns the (detached) training loss."""
+    if x.is_cuda and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast():
+        loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfig, budget: Budget,
                  seed: int, dev: torch.device, on_epoch: EpochCallback | None, progress: bool) -> Outcome:
-    cuda = dev.type == "cuda"
     data = to_device(data, dev)
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else nullcontext
+    model, autocast = for_device(model, dev)
     optimizer = build_optimizer(model.parameters(), config, budget)
     per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
@@ -173,21 +190,15 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
             loss_sum = torch.zeros((), device=dev)
             seen = 0
             for x, y in batches(data, budget.batch_size, dev, generator, train=True):
-                if cuda and x.dim() == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast():
-                    loss = F.cross_entropy(model(x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
                 last_lr = optimizer.param_groups[0]["lr"]
-                optimizer.step()
+                loss = train_step(model, optimizer, x, y, autocast)
                 scheduler.step()
-                loss_sum += loss.detach()
+                loss_sum += loss
                 seen += 1
                 outcome.steps_done += 1
                 if start_loss is None:
-                    start_loss = float(loss.detach())
-                elif outcome.steps_done % CHECK_EVERY == 0 and is_diverged(float(loss.detach()), start_loss):
+                    start_loss = float(loss)
+                elif outcome.steps_done % CHECK_EVERY == 0 and is_diverged(float(loss), start_loss):
                     raise _Divergence
             train_loss = float(loss_sum) / max(seen, 1)
             if start_loss is not None and is_diverged(train_loss, start_loss):

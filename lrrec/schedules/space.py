@@ -12,10 +12,14 @@ from lrrec.schedules.registry import get_spec
 from lrrec.schedules.warmup import WARMUP_PARAMS
 
 
-def search_space(name: str, include_warmup: bool = True) -> dict[str, Param]:
-    """The flat search space of a schedule: `lr`, its parameters, and the generic warmup (if it has none)."""
+def search_space(name: str, include_warmup: bool = True,
+                 lr_range: tuple[float, float] | None = None) -> dict[str, Param]:
+    """The flat search space of a schedule: `lr` (over `lr_range` if given), its parameters, and the generic
+    warmup (if it has none)."""
     spec = get_spec(name)
-    space: dict[str, Param] = {"lr": LR_PARAM, **spec.params}
+    lr = LR_PARAM if lr_range is None else Param("lr", "float", LR_PARAM.default, LR_PARAM.doc,
+                                                 valid=LR_PARAM.valid, search=lr_range, log=True, open_low=True)
+    space: dict[str, Param] = {"lr": lr, **spec.params}
     if include_warmup and not spec.includes_warmup:
         space.update(WARMUP_PARAMS)
     return space
@@ -24,10 +28,7 @@ def search_space(name: str, include_warmup: bool = True) -> dict[str, Param]:
 def suggest_config(trial: TrialLike, name: str, prefix: str = "", include_warmup: bool = True,
                    lr_range: tuple[float, float] | None = None) -> ScheduleConfig:
     """Draw a config of schedule `name` through an Optuna trial; parameter names are `prefix + name`."""
-    space = search_space(name, include_warmup)
-    if lr_range is not None:
-        space["lr"] = Param("lr", "float", LR_PARAM.default, LR_PARAM.doc, valid=LR_PARAM.valid,
-                            search=lr_range, log=True, open_low=True)
+    space = search_space(name, include_warmup, lr_range)
     values = draw_all(space, trial, prefix)
     return ScheduleConfig.from_flat(name, values)
 
