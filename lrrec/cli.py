@@ -381,18 +381,30 @@ def _target(dataset: str | None, model: str | None, task_name: str | None, data_
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Your batch size (LRs are rescaled).")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="How many suggestions.")
+@click.option("--probe", is_flag=True, help="With --task: set the LR by an LR range test on the task itself.")
 @data_root_option
 @store_option
 @json_option
 def suggest_command(dataset: str | None, model: str | None, task_name: str | None, epochs: int | None,
-                    batch_size: int | None, optimizer: str, top: int, data_root: str | None, store_path: str | None,
-                    as_json: bool) -> None:
+                    batch_size: int | None, optimizer: str, top: int, probe: bool, data_root: str | None,
+                    store_path: str | None, as_json: bool) -> None:
     """Rank LR schedules (with hyperparameters) for a task from similar past tasks in the store."""
-    from lrrec.recommender.suggest import suggest
+    from lrrec.recommender.suggest import suggest, with_probed_lr
     from lrrec.store.store import open_store
 
+    if probe and not task_name:
+        raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
+                                "module:function), not catalog --dataset/--model")
     target = _target(dataset, model, task_name, data_root)
     rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
+    if probe:
+        from lrrec.runners.execute import budget_for
+        from lrrec.runners.probes import lr_range_test
+        from lrrec.runners.tasks import get_task
+
+        task = get_task(task_name)
+        result = lr_range_test(task, budget_for(task, epochs, batch_size, optimizer, None), data_root=data_root)
+        rec = with_probed_lr(rec, result.steepest_lr)
     if as_json:
         emit_json(rec.to_dict())
         return
@@ -467,6 +479,8 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @click.option("--space", type=click.Choice(["transferred", "library"]), default="transferred", show_default=True,
               help="transferred: the top suggestions' schedules, LR within 3x of theirs; library: every "
               "parameter's full library range.")
+@click.option("--probe/--no-probe", default=True, show_default=True,
+              help="Run an LR range test first and enqueue the suggestions at its steepest-descent LR.")
 @click.option("--storage", default=None, help="Optuna storage: a journal file (one machine) or an RDB URL "
               "(several machines). Default: OUT/study.journal.")
 @click.option("--study", "study_name", default=None, help="Study name (reuse it to resume).")
@@ -476,7 +490,7 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @_budget_options
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
-                 storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
+                 probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
                  batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
                  data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
@@ -495,7 +509,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
                   batch_size, optimizer, data_root, device, momentum=momentum)
     try:
         summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, space=space,
-                       n_jobs=n_jobs, out=folder)
+                       probe=probe, n_jobs=n_jobs, out=folder)
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
         raise SystemExit(130) from None
@@ -509,6 +523,8 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     lr_range = searched["lr_range"]
     click.echo(f"{searched['kind']} space: {', '.join(searched['schedules'])}"
                + (f"; lr {lr_range[0]:.3g} to {lr_range[1]:.3g}" if lr_range else ""))
+    if summary["probed_lr"]:
+        click.echo(f"LR range test: steepest descent at lr {summary['probed_lr']:.3g}")
     if summary["seeded"]:
         click.echo("seeded with: " + ", ".join(f"{c['name']} lr={c['lr']:g}" for c in summary["seeded"]))
     if summary["best"]:

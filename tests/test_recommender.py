@@ -15,7 +15,7 @@ from lrrec.cli import cli
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
-from lrrec.recommender.suggest import suggest
+from lrrec.recommender.suggest import suggest, with_probed_lr
 from lrrec.runners.execute import sweep
 from lrrec.store import ingest
 from lrrec.store.store import open_store
@@ -148,3 +148,30 @@ def test_suggest_imports_no_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_probed_lr_replaces_every_suggested_lr_and_says_so(tmp_path):
+    rec = suggest(open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp"), top=3)
+    before = [dict(s.config) for s in rec.suggestions]
+    with_probed_lr(rec, 0.01234)
+    for old, new in zip(before, rec.suggestions):
+        assert new.config["lr"] == 0.0123 and {**old, "lr": 0.0123} == new.config
+        assert new.adjustments[0].startswith("lr 0.0123: steepest descent of an LR range test")
+        assert f"transferred from similar tasks: {old['lr']:g}" in new.adjustments[0]
+
+
+def test_cli_suggest_probe_sets_the_lr_from_the_range_test(tmp_path):
+    from lrrec.runners.probes import lr_range_test
+    from lrrec.runners.tasks import get_task
+
+    task = get_task("wine/mlp")
+    measured = float(f"{lr_range_test(task, task.budget).steepest_lr:.3g}")
+    result = CliRunner().invoke(cli, ["suggest", "--task", "wine/mlp", "--probe", "--json",
+                                      "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 0, result.output
+    assert {s["config"]["lr"] for s in json.loads(result.output)["suggestions"]} == {measured}
+
+
+def test_cli_suggest_probe_needs_a_task():
+    result = CliRunner().invoke(cli, ["suggest", "--dataset", "cifar10", "--model", "wrn", "--probe"])
+    assert result.exit_code == 1 and "--probe trains the task" in result.output

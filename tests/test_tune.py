@@ -84,6 +84,26 @@ def test_plan_study_narrows_only_a_transferred_space_on_real_evidence(tmp_path, 
     assert planned == job and [c.name for c in seeded] == ["warmup_cosine"]
 
 
+def test_a_probed_lr_moves_the_seeds_and_widens_the_lr_range_only_for_a_new_study(tmp_path):
+    store = open_store(tmp_path / "store.duckdb")
+    job = TuneJob("digits/mlp", resolve_schedules(None, None), "unused.journal", "s", str(store.path))
+    target, budget = catalog_fingerprint("digits", "mlp"), get_task("digits/mlp").budget
+    plain, transferred = plan_study(optuna.create_study(), job, store, target, budget, 3, "transferred")
+    probed, seeded = plan_study(optuna.create_study(), job, store, target, budget, 3, "transferred", lambda: 5.0)
+    assert [c.lr for c in seeded] == [5.0] * 3
+    assert [c.with_settings({"lr": 1.0}) for c in seeded] == [c.with_settings({"lr": 1.0}) for c in transferred]
+    assert probed.schedules == plain.schedules
+    assert probed.lr_range == (plain.lr_range[0], 5.0 * LR_BAND)
+    resumed = optuna.create_study()
+    resumed.set_user_attr("lrrec.space", {"kind": "transferred", "schedules": ["cosine"], "lr_range": [0.1, 0.2]})
+
+    def must_not_run() -> float:
+        raise AssertionError("a resumed study is not probed again")
+
+    again, none = plan_study(resumed, job, store, target, budget, 3, "transferred", must_not_run)
+    assert again.schedules == ("cosine",) and again.lr_range == (0.1, 0.2) and none == []
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """Two worker processes share one journal-file study on wine/mlp (2 epochs per trial)."""

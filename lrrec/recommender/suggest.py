@@ -91,6 +91,17 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     return rec
 
 
+def with_probed_lr(rec: Recommendation, lr: float) -> Recommendation:
+    """`rec` with every suggestion at `lr`, an LR measured on the task itself (the LR range test's steepest
+    descent; `python benchmarks/bench_probe.py` measures it against the transferred LR)."""
+    for suggestion in rec.suggestions:
+        config = ScheduleConfig.from_dict(suggestion.config)
+        suggestion.adjustments.insert(0, f"lr {lr:.3g}: steepest descent of an LR range test on this task "
+                                         f"(transferred from similar tasks: {config.lr:g})")
+        suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
+    return rec
+
+
 def _distinct_schedules(estimates: list[Estimate]) -> list[Estimate]:
     seen, out = set(), []
     for est in estimates:

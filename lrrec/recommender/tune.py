@@ -5,10 +5,12 @@ keys of `ScheduleConfig.from_flat`), or several schedules as a categorical `sche
 parameters named `<schedule>.<key>`. By default the space is transferred from the recommendation: the
 schedules of the top suggestions, with the LR searched within a factor `LR_BAND` of their LRs (the other
 parameters keep the library's ranges): a search space learned from similar tasks, as in Perrone et al.,
-NeurIPS 2019; `benchmarks/bench_tune.py` measures it against the library space. The study's user attributes
+NeurIPS 2019; `benchmarks/bench_tune.py` measures it against the library space. A new study first runs an
+LR range test on the task and enqueues the suggestions at its steepest-descent LR. The study's user attributes
 (`lrrec.task`, `lrrec.metric`, `lrrec.budget`, `lrrec.space`, `lrrec.schedule`) make `lrrec ingest` map it back
 exactly. Every trial trains with a real runner, reports each epoch for pruning, and is recorded in the
-experience store as it finishes. Several processes (or machines) share a study through its storage: a journal file on one machine, an RDB URL across machines.
+experience store as it finishes. Several processes (or machines) share a study through its storage: a
+journal file on one machine, an RDB URL across machines.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -87,9 +90,11 @@ def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, 
     return tuple(dict.fromkeys(names))
 
 
-def transferred_space(suggestions: list[ScheduleConfig]) -> tuple[tuple[str, ...], tuple[float, float]]:
-    """The schedules of the suggested configs and an LR range spanning their LRs, widened by `LR_BAND`."""
-    lrs = [c.lr for c in suggestions]
+def transferred_space(suggestions: list[ScheduleConfig],
+                      lrs: list[float] | None = None) -> tuple[tuple[str, ...], tuple[float, float]]:
+    """The schedules of the suggested configs and an LR range spanning `lrs` (default: theirs), widened by
+    `LR_BAND`."""
+    lrs = lrs or [c.lr for c in suggestions]
     return tuple(dict.fromkeys(c.name for c in suggestions)), (min(lrs) / LR_BAND, max(lrs) * LR_BAND)
 
 
@@ -143,9 +148,11 @@ def open_study(job: TuneJob, direction: str) -> Any:
 
 
 def plan_study(study: Any, job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, seed_top: int,
-               space: str) -> tuple[TuneJob, list[ScheduleConfig]]:
+               space: str, probe: Callable[[], float] | None = None) -> tuple[TuneJob, list[ScheduleConfig]]:
     """The job with its search space, and the suggested configs to enqueue.
 
+    `probe`, called only when a new study is planned, returns an LR measured on the task itself (the LR range
+    test's steepest descent): the suggestions are enqueued at that LR, and a transferred LR range spans it too.
     A resumed study keeps the space it began with (its `lrrec.space` attribute): its own trials are in the
     store by now, so a fresh recommendation would move the space under the trials already run.
     """
@@ -162,8 +169,12 @@ def plan_study(study: Any, job: TuneJob, store: Any, target: TaskFingerprint, bu
     rec = suggest(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size, epochs=budget.epochs,
                   top=seed_top, only=job.schedules)
     configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
+    lrs = [c.lr for c in configs]
+    if probe is not None:
+        probed = probe()
+        configs, lrs = [c.with_settings({"lr": probed}) for c in configs], [*lrs, probed]
     if space == "transferred" and rec.fallback is None:  # a fallback default is no evidence to narrow on
-        schedules, lr_range = transferred_space(configs)
+        schedules, lr_range = transferred_space(configs, lrs)
         job = replace(job, schedules=schedules, lr_range=lr_range)
     return job, [c for c in configs if trial_params(c, job.schedules, job.lr_range) is not None]
 
@@ -236,10 +247,12 @@ def _stop_at(n_trials: int) -> Any:
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
-         seed_top: int = 5, space: str = "transferred", n_jobs: int = 1, out: Path | None = None) -> dict[str, Any]:
+         seed_top: int = 5, space: str = "transferred", probe: bool = True, n_jobs: int = 1,
+         out: Path | None = None) -> dict[str, Any]:
     """Create or resume the study, plan its space, seed it with the top suggestions, run `n_jobs` workers.
 
-    `out`, the folder for the results, is checked (and created) before any trial runs.
+    With `probe`, a new study first runs an LR range test on the task (see `plan_study`). `out`, the folder for
+    the results, is checked (and created) before any trial runs.
     """
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
@@ -257,7 +270,17 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     study = open_study(job, task.direction)
-    job, seeded = plan_study(study, job, open_store(job.store_path), target, budget, seed_top, space)
+    probed: list[float] = []
+
+    def range_test() -> float:
+        from lrrec.runners.probes import lr_range_test
+
+        probed.append(lr_range_test(task, budget, seed=job.seed, data_root=job.data_root,
+                                    device=job.device).steepest_lr)
+        return probed[0]
+
+    job, seeded = plan_study(study, job, open_store(job.store_path), target, budget, seed_top, space,
+                             range_test if probe and task.kind != "surface" else None)
     attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
              "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
                               "optimizer_params": budget.optimizer_params()}, "lrrec.space": space_of(job)}
@@ -277,6 +300,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
             raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                              f"study {job.study}")
     summary = summarize(job, [c.to_dict() for c in seeded])
+    summary["probed_lr"] = probed[0] if probed else None
     if summary["trials"].get("fail") and not summary["trials"].get("complete"):
         raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
                          f"(lrrec store info) for the error")

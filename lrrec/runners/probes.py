@@ -30,6 +30,7 @@ from lrrec.schedules.config import ScheduleConfig
 
 SMOOTHING = 0.9  # EMA factor of the recorded loss (fastai uses 0.98 over its 100 steps; this reacts faster)
 STOP_FACTOR = 4.0  # stop once the smoothed loss exceeds 4x its minimum (fastai's rule)
+STEPS = 100  # updates in one test (fastai's default)
 
 
 @dataclass
@@ -47,7 +48,7 @@ class RangeTest:
         return asdict(self)
 
 
-def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = 100, low: float = 1e-5,
+def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STEPS, low: float = 1e-5,
                   high: float = 10.0, data_root: str | None = None, device: str | None = None) -> RangeTest:
     """Run the LR range test on `task` with `budget`'s optimizer and batch size."""
     if task.kind == "surface":
