@@ -229,8 +229,9 @@ def probe_command(task_name: str, steps: int, low: float, high: float, seed: int
         emit_json(result.to_dict())
         return
     end = "stopped when the loss blew up" if result.stopped_early else "reached --high"
-    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {low:g} ({end} at lr {result.lrs[-1]:.3g}); "
-               f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}")
+    found = (f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}"
+             if result.steepest_lr is not None else f"inconclusive: {result.note}")
+    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {low:g} ({end} at lr {result.lrs[-1]:.3g}); {found}")
 
 
 @cli.command("sweep")
@@ -404,7 +405,7 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
 
         task = get_task(task_name)
         result = lr_range_test(task, budget_for(task, epochs, batch_size, optimizer, None), data_root=data_root)
-        rec = with_probed_lr(rec, result.steepest_lr)
+        rec = with_probed_lr(rec, result.steepest_lr, result.note)
     if as_json:
         emit_json(rec.to_dict())
         return
@@ -523,8 +524,13 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     lr_range = searched["lr_range"]
     click.echo(f"{searched['kind']} space: {', '.join(searched['schedules'])}"
                + (f"; lr {lr_range[0]:.3g} to {lr_range[1]:.3g}" if lr_range else ""))
-    if summary["probed_lr"]:
-        click.echo(f"LR range test: steepest descent at lr {summary['probed_lr']:.3g}")
+    if summary["resumed"]:
+        click.echo("resumed: the study keeps the space it began with (--space, --schedule, --families and "
+                   "--seed-top shape new studies only)")
+    if summary["probe"]:
+        probe = summary["probe"]
+        click.echo(f"LR range test: steepest descent at lr {probe['steepest_lr']:.3g}" if probe["steepest_lr"]
+                   else f"LR range test inconclusive ({probe['note']}); suggested LRs kept")
     if summary["seeded"]:
         click.echo("seeded with: " + ", ".join(f"{c['name']} lr={c['lr']:g}" for c in summary["seeded"]))
     if summary["best"]:

@@ -126,14 +126,15 @@ def plot_range_test(result: Any, out: str | os.PathLike[str]) -> None:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(result.lrs, result.losses)
-    ax.axvline(result.min_loss_lr, color="C1", ls="--", label=f"lowest loss, lr {result.min_loss_lr:.3g}")
-    ax.axvline(result.steepest_lr, color="C2", ls=":", label=f"steepest descent, lr {result.steepest_lr:.3g}")
+    ax.plot(result.lrs, result.losses, marker="." if len(result.lrs) < 10 else None)
+    if result.steepest_lr is not None:
+        ax.axvline(result.min_loss_lr, color="C1", ls="--", label=f"lowest loss, lr {result.min_loss_lr:.3g}")
+        ax.axvline(result.steepest_lr, color="C2", ls=":", label=f"steepest descent, lr {result.steepest_lr:.3g}")
+        ax.legend(fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss (smoothed)")
-    ax.set_title(f"LR range test: {result.task}")
-    ax.legend(fontsize=8)
+    ax.set_title(f"LR range test: {result.task}" + ("" if result.steepest_lr is not None else " (inconclusive)"))
     fig.tight_layout()
     save_and_close(fig, out)
 

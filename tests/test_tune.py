@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -14,8 +17,11 @@ from lrrec.recommender.tune import (
     LR_BAND,
     TuneJob,
     draw_config,
+    open_storage,
+    open_study,
     plan_study,
     resolve_schedules,
+    space_of,
     transferred_space,
     trial_params,
     tune,
@@ -68,7 +74,7 @@ def test_transferred_space_spans_the_suggested_schedules_and_lrs():
 def test_plan_study_narrows_only_a_transferred_space_on_real_evidence(tmp_path, space):
     store = open_store(tmp_path / "store.duckdb")  # the shipped corpus: digits/cnn is similar to digits/mlp
     job = TuneJob("digits/mlp", resolve_schedules(None, None), "unused.journal", "s", str(store.path))
-    planned, seeded = plan_study(optuna.create_study(), job, store, catalog_fingerprint("digits", "mlp"),
+    planned, seeded = plan_study(job, store, catalog_fingerprint("digits", "mlp"),
                                  get_task("digits/mlp").budget, 4, space)
     assert len(seeded) == 4
     if space == "library":
@@ -79,29 +85,60 @@ def test_plan_study_narrows_only_a_transferred_space_on_real_evidence(tmp_path, 
     with store.transaction() as con:  # no evidence: the fallback default does not narrow the space
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
-    planned, seeded = plan_study(optuna.create_study(), job, store, catalog_fingerprint("digits", "mlp"),
+    planned, seeded = plan_study(job, store, catalog_fingerprint("digits", "mlp"),
                                  get_task("digits/mlp").budget, 4, space)
     assert planned == job and [c.name for c in seeded] == ["warmup_cosine"]
 
 
-def test_a_probed_lr_moves_the_seeds_and_widens_the_lr_range_only_for_a_new_study(tmp_path):
+def test_a_probed_lr_moves_the_seeds_and_widens_the_lr_range(tmp_path):
     store = open_store(tmp_path / "store.duckdb")
     job = TuneJob("digits/mlp", resolve_schedules(None, None), "unused.journal", "s", str(store.path))
     target, budget = catalog_fingerprint("digits", "mlp"), get_task("digits/mlp").budget
-    plain, transferred = plan_study(optuna.create_study(), job, store, target, budget, 3, "transferred")
-    probed, seeded = plan_study(optuna.create_study(), job, store, target, budget, 3, "transferred", lambda: 5.0)
+    plain, transferred = plan_study(job, store, target, budget, 3, "transferred")
+    probed, seeded = plan_study(job, store, target, budget, 3, "transferred", lambda: 5.0)
     assert [c.lr for c in seeded] == [5.0] * 3
     assert [c.with_settings({"lr": 1.0}) for c in seeded] == [c.with_settings({"lr": 1.0}) for c in transferred]
     assert probed.schedules == plain.schedules
     assert probed.lr_range == (plain.lr_range[0], 5.0 * LR_BAND)
-    resumed = optuna.create_study()
-    resumed.set_user_attr("lrrec.space", {"kind": "transferred", "schedules": ["cosine"], "lr_range": [0.1, 0.2]})
+    probed, seeded = plan_study(job, store, target, budget, 3, "transferred", lambda: None)  # inconclusive
+    assert probed == plain and seeded == transferred
 
-    def must_not_run() -> float:
-        raise AssertionError("a resumed study is not probed again")
 
-    again, none = plan_study(resumed, job, store, target, budget, 3, "transferred", must_not_run)
-    assert again.schedules == ("cosine",) and again.lr_range == (0.1, 0.2) and none == []
+def _open(storage: str, top: int, pause: float) -> tuple[tuple[str, ...], bool]:
+    """A worker opening study "race" with its own plan (its top `top` schedules); what it ends up searching."""
+    job = TuneJob("wine/mlp", resolve_schedules(None, None), storage, "race", "unused")
+
+    def plan() -> tuple[TuneJob, list[ScheduleConfig]]:
+        time.sleep(pause)  # planning (a recommendation, a range test) takes a while
+        configs = [ScheduleConfig.create(name, lr=0.1) for name in job.schedules[:top]]
+        return replace(job, schedules=tuple(c.name for c in configs), lr_range=(0.01, 1.0)), configs
+
+    _, opened, _, created = open_study(job, "max", plan, lambda planned: {"lrrec.space": space_of(planned)})
+    return opened.schedules, created
+
+
+def test_workers_started_at_once_agree_on_the_creators_space(tmp_path):
+    storage = str(tmp_path / "study.journal")
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_open, [storage, storage], [1, 3], [0.5, 0.5]))
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0] == results[1][0]  # one space, whoever planned faster
+    study = optuna.load_study(study_name="race", storage=open_storage(storage))
+    assert tuple(study.user_attrs["lrrec.space"]["schedules"]) == results[0][0]
+    assert len(study.get_trials()) == len(results[0][0])  # only the creator enqueued its seeds
+
+
+def test_reopening_a_study_keeps_its_space_without_planning(tmp_path):
+    storage = str(tmp_path / "study.journal")
+    first, created = _open(storage, 2, 0.0)
+
+    def must_not_plan() -> tuple[TuneJob, list[ScheduleConfig]]:
+        raise AssertionError("a resumed study is not planned (or probed) again")
+
+    job = TuneJob("wine/mlp", resolve_schedules(None, "cyclical"), storage, "race", "unused")
+    _, again, seeded, created_again = open_study(job, "max", must_not_plan, lambda planned: {})
+    assert created and not created_again and again.schedules == first and seeded == []
+    assert again.lr_range == (0.01, 1.0)
 
 
 @pytest.fixture(scope="module")

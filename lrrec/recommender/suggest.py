@@ -91,13 +91,18 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     return rec
 
 
-def with_probed_lr(rec: Recommendation, lr: float) -> Recommendation:
+def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Recommendation:
     """`rec` with every suggestion at `lr`, an LR measured on the task itself (the LR range test's steepest
-    descent; `python benchmarks/bench_probe.py` measures it against the transferred LR)."""
+    descent; `python benchmarks/bench_probe.py` measures it against the transferred LR). With `lr` None (an
+    inconclusive test, `note` says why) the LRs stay as they were, and each suggestion says so."""
+    basis = "lrrec's fallback default" if rec.fallback else "transferred from similar tasks"
     for suggestion in rec.suggestions:
         config = ScheduleConfig.from_dict(suggestion.config)
+        if lr is None:
+            suggestion.adjustments.insert(0, f"LR range test inconclusive ({note}); lr {config.lr:g} kept")
+            continue
         suggestion.adjustments.insert(0, f"lr {lr:.3g}: steepest descent of an LR range test on this task "
-                                         f"(transferred from similar tasks: {config.lr:g})")
+                                         f"({basis}: {config.lr:g})")
         suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
     return rec
 

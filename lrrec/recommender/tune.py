@@ -19,6 +19,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from lrrec.schedules.params import is_active
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 LR_BAND = 3.0  # a transferred space searches LRs from (smallest suggested LR / 3) to (largest x 3)
 SPACES = ("transferred", "library")
+SPACE_WAIT_S = 120.0  # how long a worker waits for the creator of a study to record its space
 
 
 @dataclass(frozen=True)
@@ -136,42 +138,72 @@ def trial_params(config: ScheduleConfig, schedules: tuple[str, ...],
     return out
 
 
-def open_study(job: TuneJob, direction: str) -> Any:
-    """Create the study, or reopen it to resume."""
+def open_study(job: TuneJob, direction: str, plan: Callable[[], tuple[TuneJob, list[ScheduleConfig]]],
+               attrs: Callable[[TuneJob], dict[str, Any]]) -> tuple[Any, TuneJob, list[ScheduleConfig], bool]:
+    """Create the study with the space and seeds `plan` returns, or load it with the space it began with.
+
+    Returns the study, the job with its space, the configs enqueued, and whether this call created the study.
+    Creating a study is atomic in Optuna's storages, so workers started at once on several machines agree on
+    one space (the creator's), and `plan` (a recommendation, an LR range test) runs only for a new study.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(storage=open_storage(job.storage), study_name=job.study, load_if_exists=True,
-                               direction="maximize" if direction == "max" else "minimize",
-                               sampler=optuna.samplers.TPESampler(seed=job.seed),
-                               pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    storage = open_storage(job.storage)
+    settings = {"storage": storage, "study_name": job.study, "sampler": optuna.samplers.TPESampler(seed=job.seed),
+                "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)}
+    try:
+        study = optuna.load_study(**settings)
+    except KeyError:  # no such study yet: plan it, then try to be the one who creates it
+        planned, seeds = plan()
+        try:
+            study = optuna.create_study(**settings, direction="maximize" if direction == "max" else "minimize")
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(**settings)
+        else:
+            for key, value in attrs(planned).items():
+                study.set_user_attr(key, value)
+            seed_study(study, seeds, planned.schedules, planned.lr_range)
+            return study, planned, seeds, True
+    return study, _kept_space(study, job), [], False
 
 
-def plan_study(study: Any, job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, seed_top: int,
-               space: str, probe: Callable[[], float] | None = None) -> tuple[TuneJob, list[ScheduleConfig]]:
-    """The job with its search space, and the suggested configs to enqueue.
+def _kept_space(study: Any, job: TuneJob) -> TuneJob:
+    """The job in the space an existing study began with (its `lrrec.space`), waiting for its creator to record it."""
+    waited = 0.0
+    while "lrrec.space" not in study.user_attrs:
+        if study.get_trials(deepcopy=False):  # a study lrrec tune began before spaces were recorded
+            return job
+        if waited >= SPACE_WAIT_S:
+            raise LrrecError(f"study {job.study} records no lrrec.space after {SPACE_WAIT_S:.0f} s: it was not "
+                             f"created by lrrec tune, or its creator stopped while planning; use another --study")
+        time.sleep(0.5)
+        waited += 0.5
+    kept = study.user_attrs["lrrec.space"]
+    return replace(job, schedules=tuple(kept["schedules"]),
+                   lr_range=tuple(kept["lr_range"]) if kept["lr_range"] else None)
 
-    `probe`, called only when a new study is planned, returns an LR measured on the task itself (the LR range
-    test's steepest descent): the suggestions are enqueued at that LR, and a transferred LR range spans it too.
-    A resumed study keeps the space it began with (its `lrrec.space` attribute): its own trials are in the
-    store by now, so a fresh recommendation would move the space under the trials already run.
+
+def plan_study(job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, seed_top: int, space: str,
+               probe: Callable[[], float | None] | None = None) -> tuple[TuneJob, list[ScheduleConfig]]:
+    """The job with the search space of a new study, and the suggested configs to enqueue.
+
+    `probe` returns an LR measured on the task itself (the LR range test's steepest descent, None when the test
+    is inconclusive): the suggestions are enqueued at that LR, and a transferred LR range spans it too.
     """
     from lrrec.recommender.suggest import suggest
 
     if space not in SPACES:
         raise InvalidValueError(f"--space {space}: choose one of {', '.join(SPACES)}")
-    kept = study.user_attrs.get("lrrec.space")
-    if kept:
-        return replace(job, schedules=tuple(kept["schedules"]),
-                       lr_range=tuple(kept["lr_range"]) if kept["lr_range"] else None), []
-    if not seed_top or study.get_trials(deepcopy=False):  # nothing to seed, or a study begun without lrrec.space
+    if not seed_top:
         return job, []
     rec = suggest(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size, epochs=budget.epochs,
                   top=seed_top, only=job.schedules)
     configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
     lrs = [c.lr for c in configs]
-    if probe is not None:
-        probed = probe()
+    probed = probe() if probe is not None else None
+    if probed is not None:
+        probed = float(f"{probed:.3g}")
         configs, lrs = [c.with_settings({"lr": probed}) for c in configs], [*lrs, probed]
     if space == "transferred" and rec.fallback is None:  # a fallback default is no evidence to narrow on
         schedules, lr_range = transferred_space(configs, lrs)
@@ -269,26 +301,27 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         writable_folder(out, "--out")
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
-    study = open_study(job, task.direction)
-    probed: list[float] = []
+    probed: dict[str, Any] = {}
 
-    def range_test() -> float:
+    def range_test() -> float | None:
         from lrrec.runners.probes import lr_range_test
 
-        probed.append(lr_range_test(task, budget, seed=job.seed, data_root=job.data_root,
-                                    device=job.device).steepest_lr)
-        return probed[0]
+        result = lr_range_test(task, budget, seed=job.seed, data_root=job.data_root, device=job.device)
+        probed.update(steepest_lr=result.steepest_lr, note=result.note)
+        return result.steepest_lr
 
-    job, seeded = plan_study(study, job, open_store(job.store_path), target, budget, seed_top, space,
-                             range_test if probe and task.kind != "surface" else None)
-    attrs = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
-             "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size, "optimizer": budget.optimizer,
-                              "optimizer_params": budget.optimizer_params()}, "lrrec.space": space_of(job)}
-    if len(job.schedules) == 1:
-        attrs["lrrec.schedule"] = job.schedules[0]
-    for key, value in attrs.items():
-        study.set_user_attr(key, value)
-    seed_study(study, seeded, job.schedules, job.lr_range)
+    def plan() -> tuple[TuneJob, list[ScheduleConfig]]:
+        return plan_study(job, open_store(job.store_path), target, budget, seed_top, space,
+                          range_test if probe and task.kind != "surface" else None)
+
+    def attrs(planned: TuneJob) -> dict[str, Any]:
+        values = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
+                  "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size,
+                                   "optimizer": budget.optimizer, "optimizer_params": budget.optimizer_params()},
+                  "lrrec.space": space_of(planned)}
+        return values | ({"lrrec.schedule": planned.schedules[0]} if len(planned.schedules) == 1 else {})
+
+    _, job, seeded, created = open_study(job, task.direction, plan, attrs)
     if n_jobs <= 1:
         run_worker(job, n_trials, timeout)
     else:  # worker processes sharing the study through its storage, as on several machines
@@ -300,7 +333,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
             raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                              f"study {job.study}")
     summary = summarize(job, [c.to_dict() for c in seeded])
-    summary["probed_lr"] = probed[0] if probed else None
+    summary["probe"], summary["resumed"] = probed or None, not created
     if summary["trials"].get("fail") and not summary["trials"].get("complete"):
         raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
                          f"(lrrec store info) for the error")

@@ -3,25 +3,27 @@
 The LR grows exponentially from `low` to `high` over `steps` optimizer updates of the task's own model,
 optimizer and batch size; the training loss, smoothed by an exponential moving average, is recorded at each
 LR, and the test stops once it is far above its minimum. Two LRs are read off the curve: the one with the
-lowest smoothed loss, and the one where the loss falls fastest (per unit of log LR).
+lowest smoothed loss, and the one where the loss falls fastest (per unit of log LR). A curve that rises from
+its first LRs (a pre-trained model, or `low` too high) has no descent to read: the test says so.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from itertools import count
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrrec.errors import InvalidValueError
+from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     batches,
     build_optimizer,
     for_device,
+    oom_as_error,
     pick_device,
     to_device,
     train_step,
@@ -31,18 +33,20 @@ from lrrec.schedules.config import ScheduleConfig
 SMOOTHING = 0.9  # EMA factor of the recorded loss (fastai uses 0.98 over its 100 steps; this reacts faster)
 STOP_FACTOR = 4.0  # stop once the smoothed loss exceeds 4x its minimum (fastai's rule)
 STEPS = 100  # updates in one test (fastai's default)
+MIN_DESCENT = 4  # the lowest loss must come at least this many LRs in, or the test is inconclusive
 
 
 @dataclass
 class RangeTest:
-    """The LR range test's curve and the LRs read off it."""
+    """The LR range test's curve and the LRs read off it (None where the curve shows no descent)."""
 
     task: str
     lrs: list[float]
     losses: list[float]  # smoothed training loss at each LR
-    min_loss_lr: float
-    steepest_lr: float
+    min_loss_lr: float | None
+    steepest_lr: float | None
     stopped_early: bool
+    note: str = ""  # why the test is inconclusive, if it is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,20 +57,38 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
     """Run the LR range test on `task` with `budget`'s optimizer and batch size."""
     if task.kind == "surface":
         raise InvalidValueError(f"{task.name}: the LR range test needs a task with training data, not a 2-D surface")
-    if not 0 < low < high or steps < 5:
-        raise InvalidValueError(f"need 0 < --low < --high and at least 5 --steps; got {low:g}, {high:g}, {steps}")
+    if not 0 < low < high or steps < MIN_DESCENT + 1:
+        raise InvalidValueError(f"need 0 < --low < --high and at least {MIN_DESCENT + 1} --steps; got {low:g}, "
+                                f"{high:g}, {steps}")
     dev = pick_device(device)
     data = to_device(load_data(task, data_root), dev)
     torch.manual_seed(seed)
+    with oom_as_error(task, budget):
+        lrs, losses = _sweep(task, budget, data, dev, seed, steps, low, high)
+    if not lrs:
+        raise LrrecError(f"{task.name}: the loss is not finite at lr {low:g}, the first of the test; check the "
+                         f"model and data, or lower --low")
+    lowest = int(np.argmin(losses))
+    if lowest < MIN_DESCENT:  # the loss rose almost from the start: no descent to read an LR off
+        return RangeTest(task.name, lrs, losses, None, None, len(lrs) < steps,
+                         f"the loss did not fall over the first {MIN_DESCENT} LRs (from {low:g}); lower --low "
+                         f"(a pre-trained model may need far smaller LRs)")
+    slope = np.gradient(np.asarray(losses), np.log(lrs))
+    steepest = int(np.argmin(slope[: lowest + 1]))
+    return RangeTest(task.name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
+
+
+def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, steps: int, low: float,
+           high: float) -> tuple[list[float], list[float]]:
+    """Train with exponentially rising LRs; the LRs and smoothed losses until the loss blows up."""
     model, autocast = for_device(task.build(data).to(dev), dev)
     model.train()
     optimizer = build_optimizer(model.parameters(), ScheduleConfig.create("constant", lr=low), budget)
     generator = torch.Generator().manual_seed(seed)
-    stream = (batch for _ in count() for batch in batches(data, budget.batch_size, dev, generator, train=True))
     lrs: list[float] = []
     losses: list[float] = []
     average, best = 0.0, math.inf
-    for i, (x, y) in zip(range(steps), stream):
+    for i, (x, y) in zip(range(steps), _endless(task, data, budget.batch_size, dev, generator)):
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -78,8 +100,17 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
         lrs.append(lr)
         losses.append(smoothed)
         best = min(best, smoothed)
-    stopped = len(lrs) < steps
-    lowest = int(np.argmin(losses))
-    slope = np.gradient(np.asarray(losses), np.log(lrs)) if len(lrs) > 1 else np.zeros(1)
-    steepest = int(np.argmin(slope[: lowest + 1]))
-    return RangeTest(task.name, lrs, losses, lrs[lowest], lrs[steepest], stopped)
+    return lrs, losses
+
+
+def _endless(task: Task, data: Any, batch_size: int, dev: torch.device,
+             generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Training batches, epoch after epoch."""
+    while True:
+        empty = True
+        for batch in batches(data, batch_size, dev, generator, train=True):
+            empty = False
+            yield batch
+        if empty:
+            raise LrrecError(f"{task.name}: the training data yields no batch (batch size {batch_size}); lower "
+                             f"--batch-size")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -180,4 +181,4 @@ def user_task(spec: str) -> Task:
         return out
 
     return Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",
-                load, lambda d: d.model)
+                load, lambda d: copy.deepcopy(d.model))  # each run starts from the user's initial weights

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +105,15 @@ def train(task: Task, config: ScheduleConfig, budget: Budget, seed: int, *, data
     if task.kind == "surface":
         return _train_surface(task, data, config, budget, dev, on_epoch)
     model = task.build(data).to(dev)
-    try:
+    with oom_as_error(task, budget):
         return _train_model(task, model, data, config, budget, seed, dev, on_epoch, progress)
+
+
+@contextmanager
+def oom_as_error(task: Task, budget: Budget) -> Iterator[None]:
+    """Turn GPU out-of-memory into a one-line error that names the fix."""
+    try:
+        yield
     except torch.cuda.OutOfMemoryError:
         raise LrrecError(f"GPU out of memory training {task.name} at batch size {budget.batch_size}; "
                          f"lower --batch-size") from None
