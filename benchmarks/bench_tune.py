@@ -55,7 +55,7 @@ def held_out_plans(task_name: str, folder: Path, methods: list[str]) -> dict[str
     plans = {}
     for method in methods:
         top, space, probe = METHODS[method]
-        planned, seeds = plan_study(optuna.create_study(), job, store, task_fingerprint(task_name, None),
+        planned, seeds = plan_study(job, store, task_fingerprint(task_name, None),
                                     task.budget, top, space,
                                     (lambda: probes.lr_range_test(task, task.budget).steepest_lr) if probe else None)
         trial_steps = task.budget.epochs * steps_per_epoch(load_data(task, None), task.budget.batch_size)
