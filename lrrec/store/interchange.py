@@ -79,6 +79,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+INT64_MAX = 2**63 - 1  # the store's whole numbers are 64-bit
+
+
 def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
     """Normalise one value of `kind`; `text=True` accepts numbers written as strings (CSV cells)."""
     if isinstance(value, str) and text and value.strip() == "":
@@ -103,6 +106,9 @@ def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
             raise InvalidValueError(f"{key} must be a whole number, got {value!r}")
         if kind == "count" and value < 1:
             raise InvalidValueError(f"{key} must be at least 1, got {value!r}")
+        if not -INT64_MAX <= value <= INT64_MAX:
+            raise InvalidValueError(f"{key} must lie within +-{INT64_MAX} (the store keeps 64-bit integers), "
+                                    f"got {value!r}")
         return int(value)
     if kind == "str":
         if not isinstance(value, str):
