@@ -146,15 +146,22 @@ def tasks_list(as_json: bool) -> None:
 
 
 def _budget_options(func: Any) -> Any:
+    """Options of commands that train and record runs: the budget, the device, the data and the store."""
+    func = store_option(_optimizer_options(func))
+    return click.option("--epochs", type=click.IntRange(min=1), default=None,
+                        help="Epochs (default: the task's).")(func)
+
+
+def _optimizer_options(func: Any) -> Any:
+    """Options of commands that train without recording (the LR range test)."""
     for option in reversed([
-        click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs (default: the task's)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default: the task's)."),
         click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None,
                      help="Optimizer (default: the task's, SGD with momentum)."),
         click.option("--momentum", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
                      help="SGD momentum (default: the task's; 0 = plain SGD)."),
         click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: CUDA when present)."),
-        data_root_option, store_option, json_option,
+        data_root_option, json_option,
     ]):
         func = option(func)
     return func
@@ -204,17 +211,17 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Also plot loss against LR to this PNG file.")
-@_budget_options
+@_optimizer_options
 def probe_command(task_name: str, steps: int, low: float, high: float, seed: int, plot_path: str | None,
-                  epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
-                  device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
-    """LR range test: raise the LR exponentially over a few hundred updates and read off good LRs."""
+                  batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
+                  data_root: str | None, as_json: bool) -> None:
+    """LR range test: raise the LR exponentially over --steps updates and read off good LRs."""
     from lrrec.runners.execute import budget_for
     from lrrec.runners.probes import lr_range_test
     from lrrec.runners.tasks import get_task
 
     task = get_task(task_name)
-    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    budget = budget_for(task, None, batch_size, optimizer, momentum)
     if plot_path:
         from lrrec.plots import check_png_path
 

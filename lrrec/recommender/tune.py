@@ -286,14 +286,13 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     With `probe`, a new study first runs an LR range test on the task (see `plan_study`). `out`, the folder for
     the results, is checked (and created) before any trial runs.
     """
-    from lrrec.runners.execute import budget_for
+    from lrrec.runners.execute import budget_for, task_fingerprint
     from lrrec.runners.tasks import get_task
+    from lrrec.runners.train import pick_device
     from lrrec.store.store import open_store
 
     if n_trials is None and timeout is None:
         raise InvalidValueError("give --n-trials or --timeout, or the study would never end")
-    from lrrec.runners.execute import task_fingerprint
-    from lrrec.runners.train import pick_device
 
     pick_device(job.device)  # user mistakes (device, data, output folder) surface here, not as failed trials
     task_fingerprint(job.task, job.data_root)
