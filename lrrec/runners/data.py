@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import pickle
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -181,22 +182,32 @@ def load_imagenet(data_root: str | Path | None) -> FolderData:
 def prepare_batch(x: torch.Tensor, data: TensorData, train: bool, generator: torch.Generator | None) -> torch.Tensor:
     """Turn stored samples into model input: uint8 -> normalised float, plus train-time augmentation."""
     if data.normalize is not None:
-        mean = torch.tensor(data.normalize[0], device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(data.normalize[1], device=x.device).view(1, -1, 1, 1)
+        mean, std = _channel_stats(data.normalize, x.device)
         x = (x.float() / 255.0 - mean) / std
     if train and data.augment == "cifar":
         x = random_crop_flip(x, generator)
     return x
 
 
+@lru_cache(maxsize=16)
+def _channel_stats(normalize: tuple[tuple[float, ...], tuple[float, ...]],
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std as (1, C, 1, 1) tensors on `device`, made once (a host copy syncs a GPU)."""
+    return tuple(torch.tensor(v, device=device).view(1, -1, 1, 1) for v in normalize)  # type: ignore[return-value]
+
+
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None, pad: int = 4) -> torch.Tensor:
-    """Random crop with zero padding and random horizontal flip, vectorised over the batch (on its device)."""
+    """Random crop with zero padding and random horizontal flip, vectorised over the batch (on its device).
+
+    The offsets are drawn on the generator's device (CPU when there is none) and moved to the batch's.
+    """
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     dev = x.device
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device="cpu").to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device="cpu").to(dev)
-    flip = (torch.rand(n, generator=generator, device="cpu") < 0.5).to(dev)
+    rng = generator.device if generator is not None else torch.device("cpu")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=rng).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=rng).to(dev)
+    flip = (torch.rand(n, generator=generator, device=rng) < 0.5).to(dev)
     rows = (dy.view(n, 1) + torch.arange(h, device=dev).view(1, h))  # n x h
     cols = (dx.view(n, 1) + torch.arange(w, device=dev).view(1, w))  # n x w
     cols = torch.where(flip.view(n, 1), cols.flip(1), cols)

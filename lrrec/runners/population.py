@@ -22,6 +22,7 @@ from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     EpochRecord,
     Outcome,
+    batch_generator,
     batches,
     is_diverged,
     pick_device,
@@ -48,8 +49,9 @@ def supports_population(task: Task, budget: Budget) -> str | None:
 class _LrTable:
     """Each member's LR per step: closed form for most, a live adapter for the metric-driven ones."""
 
-    def __init__(self, configs: Sequence[ScheduleConfig], total: int) -> None:
+    def __init__(self, configs: Sequence[ScheduleConfig], total: int, dev: torch.device) -> None:
         self.table = np.stack([c.lrs(np.arange(total + 1), total) for c in configs])
+        self.on_device = torch.as_tensor(self.table, dtype=torch.float32, device=dev)  # one copy, not one per step
         self.live = {}
         for i, config in enumerate(configs):
             if config.spec.metric_driven:
@@ -61,6 +63,12 @@ class _LrTable:
         for i, (dummy, _) in self.live.items():
             lrs[i] = dummy.param_groups[0]["lr"]
         return lrs
+
+    def tensor(self, step: int, lrs: np.ndarray) -> torch.Tensor:
+        """The step's LRs (`lrs`, from `at`) as a tensor on the device; copied only when some are live."""
+        if not self.live:
+            return self.on_device[:, step]
+        return torch.as_tensor(lrs, dtype=torch.float32, device=self.on_device.device)
 
     def advance(self) -> None:
         for dummy, sched in self.live.values():
@@ -95,18 +103,18 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     logits_of = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)), in_dims=(0, 0, None))
     per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
-    lrs = _LrTable(configs, total)
+    lrs = _LrTable(configs, total, dev)
     outcomes = [Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
                 for _ in configs]
     start_loss: np.ndarray | None = None
-    generator = torch.Generator().manual_seed(seed)
+    generator = batch_generator(data, dev, seed)
     began = time.perf_counter()
     step = 0
     for epoch in range(1, budget.epochs + 1):
         loss_sum = torch.zeros(len(configs), device=dev)
         for x, y in batches(data, budget.batch_size, dev, generator, train=True):
             last_lrs = lrs.at(step)
-            lr = torch.as_tensor(last_lrs, dtype=torch.float32, device=dev)
+            lr = lrs.tensor(step, last_lrs)
             grads, batch_loss = grads_of(params, buffers, x, y)
             params, momenta = _sgd(params, grads, momenta, lr, budget)
             if start_loss is None:

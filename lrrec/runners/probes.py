@@ -20,6 +20,7 @@ import torch
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
+    batch_generator,
     batches,
     build_optimizer,
     for_device,
@@ -84,7 +85,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
     model, autocast = for_device(task.build(data).to(dev), dev)
     model.train()
     optimizer = build_optimizer(model.parameters(), ScheduleConfig.create("constant", lr=low), budget)
-    generator = torch.Generator().manual_seed(seed)
+    generator = batch_generator(data, dev, seed)
     lrs: list[float] = []
     losses: list[float] = []
     average, best = 0.0, math.inf

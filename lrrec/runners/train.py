@@ -136,13 +136,22 @@ def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Gen
         return
     x_all, y_all = (data.x_train, data.y_train) if train else (data.x_val, data.y_val)
     n = len(x_all)
-    order = torch.randperm(n, generator=generator) if train else torch.arange(n)
+    if train:
+        order = torch.randperm(n, generator=generator, device=generator.device).to(x_all.device)
+    else:
+        order = torch.arange(n, device=x_all.device)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         if train and len(idx) < batch_size and start > 0:
             break  # drop the ragged last batch in training (stable step counts)
-        idx = idx.to(x_all.device)
         yield prepare_batch(x_all[idx], data, train, generator), y_all[idx]
+
+
+def batch_generator(data: Data, dev: torch.device, seed: int) -> torch.Generator:
+    """The RNG of batch order and augmentation, seeded: on the GPU when the data is kept there, so drawing
+    from it never waits on the GPU; on the CPU otherwise (DataLoaders need a CPU generator)."""
+    where = dev if isinstance(data, TensorData) and dev.type != "cpu" else torch.device("cpu")
+    return torch.Generator(device=where).manual_seed(seed)
 
 
 def steps_per_epoch(data: Data, batch_size: int) -> int:
@@ -162,6 +171,7 @@ def for_device(model: nn.Module, dev: torch.device) -> tuple[nn.Module, Callable
     """The model in the device's memory format, and the autocast context to train it in (bf16 on CUDA)."""
     if dev.type != "cuda":
         return model, nullcontext
+    torch.backends.cudnn.benchmark = True  # batch shapes are fixed in training: let cuDNN pick the fastest kernels
     return model.to(memory_format=torch.channels_last), lambda: torch.autocast("cuda", dtype=torch.bfloat16)
 
 
@@ -186,7 +196,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
     per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
     scheduler = make_scheduler(optimizer, config, total)
-    generator = torch.Generator().manual_seed(seed)
+    generator = batch_generator(data, dev, seed)
     outcome = Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
     start_loss: float | None = None
     began = time.perf_counter()
@@ -233,16 +243,18 @@ def evaluate(model: nn.Module, data: Data, batch_size: int, dev: torch.device,
              autocast: Callable[[], Any] = nullcontext) -> tuple[float, float]:
     """Validation loss and accuracy."""
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.long, device=dev)
+    count = 0
     for x, y in batches(data, max(batch_size, 256), dev, torch.Generator(), train=False):
         if dev.type == "cuda" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
             logits = model(x)
-        loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-        correct += int((logits.argmax(1) == y).sum())
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
         count += len(y)
-    return loss_sum / count, correct / count
+    return float(loss_sum) / count, int(correct) / count
 
 
 def record_epoch(outcome: Outcome, record: EpochRecord, on_epoch: EpochCallback | None) -> None:
