@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from lrrec.errors import LrrecError
 from lrrec.runners.population import train_population
@@ -14,19 +15,25 @@ from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig, Warmup
 
 
+# One by one trains in bf16 autocast on CUDA and the population in fp32, so there they agree to bf16 rounding
+# (a relative gap of 7.5e-4 in validation loss was seen on an H200); on the CPU both are fp32.
+DEVICES = [("cpu", 1e-4)] + ([("cuda", 5e-3)] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device, rtol", DEVICES)
 @pytest.mark.parametrize("task_name", ["digits/mlp", "mnist1d/cnn1d"])
-def test_population_equals_one_by_one(task_name):
+def test_population_equals_one_by_one(task_name, device, rtol):
     task = get_task(task_name)
     budget = replace(task.budget, epochs=2, nesterov=True)
     configs = [ScheduleConfig.create("cosine", lr=0.05), ScheduleConfig.create("step", lr=0.1, params={"step_frac": 0.5}),
                ScheduleConfig.create("plateau", lr=0.03, params={"patience": 0, "threshold": 0.3}),
                ScheduleConfig.create("tri2", lr=0.2, warmup=Warmup("linear", 0.1))]
-    together = train_population(task, configs, budget, seed=3)
+    together = train_population(task, configs, budget, seed=3, device=device)
     for config, pop in zip(configs, together):
-        alone = train(task, config, budget, seed=3)
+        alone = train(task, config, budget, seed=3, device=device)
         assert pop.status == alone.status == "finished"
         np.testing.assert_allclose([r.lr for r in pop.curve], [r.lr for r in alone.curve], rtol=1e-12)
-        np.testing.assert_allclose([r.val_loss for r in pop.curve], [r.val_loss for r in alone.curve], rtol=1e-4)
+        np.testing.assert_allclose([r.val_loss for r in pop.curve], [r.val_loss for r in alone.curve], rtol=rtol)
         np.testing.assert_allclose([r.val_metric for r in pop.curve], [r.val_metric for r in alone.curve], atol=0.01)
 
 

@@ -2,7 +2,9 @@
 
 Every member starts from the weights and sees the batches a one-by-one run with the same seed would, and is
 updated by the same SGD rule with its own LR at each step, so outcomes match one-by-one up to float rounding.
-Only for models without normalisation layers (their running statistics do not vmap) and SGD.
+Only for models without normalisation layers (their running statistics do not vmap) and SGD. The population
+trains in fp32 on every device; one by one trains in bf16 autocast on CUDA, so there the two agree to bf16
+rounding rather than fp32 rounding.
 """
 
 from __future__ import annotations

@@ -1,0 +1,5 @@
+"""`python -m lrrec ...`: the same as the `lrrec` command."""
+
+from lrrec.cli import main
+
+main()
