@@ -16,8 +16,8 @@ from lrrec.schedules import ScheduleConfig, Warmup
 
 
 # One by one trains in bf16 autocast on CUDA and the population in fp32, so there they agree to bf16 rounding
-# (a relative gap of 7.5e-4 in validation loss was seen on an H200); on the CPU both are fp32.
-DEVICES = [("cpu", 1e-4)] + ([("cuda", 5e-3)] if torch.cuda.is_available() else [])
+# after two epochs (relative gaps in validation loss up to 6.1e-3 were seen on an H200); on the CPU both are fp32.
+DEVICES = [("cpu", 1e-4)] + ([("cuda", 2e-2)] if torch.cuda.is_available() else [])
 
 
 @pytest.mark.parametrize("device, rtol", DEVICES)
