@@ -203,25 +203,37 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 
 @cli.command("probe")
 @click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
-@click.option("--steps", type=click.IntRange(min=5), default=100, show_default=True, help="Optimizer updates.")
+@click.option("--method", type=click.Choice(["range", "curvature"]), default="range", show_default=True,
+              help="range: the LR range test. curvature: gradient noise scale, best step and top Hessian "
+                   "eigenvalue at initialisation (McCandlish et al. 2018).")
+@click.option("--steps", type=click.IntRange(min=5), default=100, show_default=True,
+              help="Optimizer updates (range).")
 @click.option("--low", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
               help="First LR.")
 @click.option("--high", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Last LR (the test stops earlier once the loss blows up).")
+@click.option("--batches", type=click.IntRange(min=2), default=32, show_default=True,
+              help="Minibatch gradients per estimate (curvature).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
-              help="Also plot loss against LR to this PNG file.")
+              help="Also plot loss against LR to this PNG file (range).")
 @_optimizer_options
-def probe_command(task_name: str, steps: int, low: float, high: float, seed: int, plot_path: str | None,
-                  batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
-                  data_root: str | None, as_json: bool) -> None:
-    """LR range test: raise the LR exponentially over --steps updates and read off good LRs."""
+def probe_command(task_name: str, method: str, steps: int, low: float, high: float, batches: int, seed: int,
+                  plot_path: str | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
+                  device: str | None, data_root: str | None, as_json: bool) -> None:
+    """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
     from lrrec.runners.execute import budget_for
-    from lrrec.runners.probes import lr_range_test
     from lrrec.runners.tasks import get_task
 
     task = get_task(task_name)
     budget = budget_for(task, None, batch_size, optimizer, momentum)
+    if method == "curvature":
+        if plot_path:
+            raise InvalidValueError("--plot draws the LR range test; leave it out with --method curvature")
+        _curvature_report(task, budget, batches, seed, data_root, device, as_json)
+        return
+    from lrrec.runners.probes import lr_range_test
+
     if plot_path:
         from lrrec.plots import check_png_path
 
@@ -239,6 +251,24 @@ def probe_command(task_name: str, steps: int, low: float, high: float, seed: int
     found = (f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}"
              if result.steepest_lr is not None else f"inconclusive: {result.note}")
     click.echo(f"{task.name}: {len(result.lrs)} updates from lr {low:g} ({end} at lr {result.lrs[-1]:.3g}); {found}")
+
+
+def _curvature_report(task: Any, budget: Any, batches: int, seed: int, data_root: str | None, device: str | None,
+                      as_json: bool) -> None:
+    from lrrec.runners.curvature import curvature_probe
+
+    result = curvature_probe(task, budget, seed=seed, n_batches=batches, data_root=data_root, device=device)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+
+    def fmt(value: float | None) -> str:
+        return "undefined" if value is None else f"{value:.3g}"
+
+    click.echo(f"{task.name} at initialisation, {batches} batches of {budget.batch_size}: gradient noise scale "
+               f"{fmt(result.noise_scale)}, best step along the gradient {fmt(result.max_step)}, top Hessian "
+               f"eigenvalue {result.top_eigenvalue:.3g} (stable below lr {fmt(result.stable_lr)}); suggested lr "
+               f"{fmt(result.lr)}" + (f" ({result.note})" if result.note else ""))
 
 
 @cli.command("sweep")
@@ -526,7 +556,9 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
         emit_json(summary)
         return
     click.echo(f"study {summary['study']} ({summary['storage']}): " +
-               ", ".join(f"{n} {state}" for state, n in summary["trials"].items()))
+               ", ".join(f"{n} {state}" for state, n in summary["trials"].items()) +
+               (" (suggested configs beyond --n-trials: they run first when the study is resumed)"
+                if summary["trials"].get("waiting") else ""))
     searched = summary["space"]
     lr_range = searched["lr_range"]
     click.echo(f"{searched['kind']} space: {', '.join(searched['schedules'])}"

@@ -14,7 +14,6 @@ from lrrec.runners.tasks import get_task
 from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig, Warmup
 
-
 # One by one trains in bf16 autocast on CUDA and the population in fp32, so there they agree to bf16 rounding
 # after two epochs (relative gaps in validation loss up to 6.1e-3 were seen on an H200); on the CPU both are fp32.
 DEVICES = [("cpu", 1e-4)] + ([("cuda", 2e-2)] if torch.cuda.is_available() else [])

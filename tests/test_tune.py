@@ -205,12 +205,17 @@ def test_ingesting_the_study_maps_trials_to_the_same_configs(tuned, tmp_path):
         assert config == tuned_runs[f"optuna {job.study} trial {number}"]
 
 
-def test_a_study_shorter_than_its_seeds_enqueues_only_what_it_runs(tmp_path):
+def test_seeds_beyond_the_trials_run_first_when_the_study_is_resumed(tmp_path):
     job = TuneJob("wine/mlp", resolve_schedules(None, None), str(tmp_path / "study.journal"), "short",
                   str(tmp_path / "store.duckdb"), epochs=1)
     summary = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=2, seed_top=4, probe=False)
-    assert len(summary["space"]["schedules"]) > 2  # the space still comes from all four suggestions
-    assert len(summary["seeded"]) == 2 and summary["trials"] == {"complete": 2}
+    assert summary["trials"] == {"complete": 2, "waiting": 2}
+    resumed = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=4, seed_top=4, probe=False)
+    assert resumed["trials"] == {"complete": 4}
+    study = optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(job.storage)))
+    ran = [t.params["schedule"] for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
+    assert ran == [c["name"] for c in summary["seeded"]]
 
 
 def test_cli_tune_writes_figures_and_json(tmp_path):

@@ -310,9 +310,8 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         return result.steepest_lr
 
     def plan() -> tuple[TuneJob, list[ScheduleConfig]]:
-        planned, seeds = plan_study(job, open_store(job.store_path), target, budget, seed_top, space,
-                                    range_test if probe and task.kind != "surface" else None)
-        return planned, seeds[:n_trials] if n_trials else seeds  # more seeds than trials would be left waiting
+        return plan_study(job, open_store(job.store_path), target, budget, seed_top, space,
+                          range_test if probe and task.kind != "surface" else None)
 
     def attrs(planned: TuneJob) -> dict[str, Any]:
         values = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},

@@ -54,6 +54,7 @@ class _LrTable:
     def __init__(self, configs: Sequence[ScheduleConfig], total: int, dev: torch.device) -> None:
         self.table = np.stack([c.lrs(np.arange(total + 1), total) for c in configs])
         self.on_device = torch.as_tensor(self.table, dtype=torch.float32, device=dev)  # one copy, not one per step
+        self._last: tuple[np.ndarray, torch.Tensor] | None = None
         self.live = {}
         for i, config in enumerate(configs):
             if config.spec.metric_driven:
@@ -70,7 +71,9 @@ class _LrTable:
         """The step's LRs (`lrs`, from `at`) as a tensor on the device; copied only when some are live."""
         if not self.live:
             return self.on_device[:, step]
-        return torch.as_tensor(lrs, dtype=torch.float32, device=self.on_device.device)
+        if self._last is None or not np.array_equal(lrs, self._last[0]):  # live LRs change seldom: copy on change
+            self._last = (lrs, torch.as_tensor(lrs, dtype=torch.float32, device=self.on_device.device))
+        return self._last[1]
 
     def advance(self) -> None:
         for dummy, sched in self.live.values():

@@ -10,7 +10,6 @@ its first LRs (a pre-trained model, or `low` too high) has no descent to read: t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from lrrec.runners.train import (
     batch_generator,
     batches,
     build_optimizer,
+    endless_batches,
     for_device,
     oom_as_error,
     pick_device,
@@ -89,7 +89,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
     lrs: list[float] = []
     losses: list[float] = []
     average, best = 0.0, math.inf
-    for i, (x, y) in zip(range(steps), _endless(task, data, budget.batch_size, dev, generator)):
+    for i, (x, y) in zip(range(steps), endless_batches(task, data, budget.batch_size, dev, generator)):
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -102,16 +102,3 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
         losses.append(smoothed)
         best = min(best, smoothed)
     return lrs, losses
-
-
-def _endless(task: Task, data: Any, batch_size: int, dev: torch.device,
-             generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Training batches, epoch after epoch."""
-    while True:
-        empty = True
-        for batch in batches(data, batch_size, dev, generator, train=True):
-            empty = False
-            yield batch
-        if empty:
-            raise LrrecError(f"{task.name}: the training data yields no batch (batch size {batch_size}); lower "
-                             f"--batch-size")

@@ -128,7 +128,7 @@ def _loader(data: FolderData | UserData, train: bool, batch_size: int, generator
     return data.train_loader if train else data.val_loader
 
 
-def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Generator,
+def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Generator | None,
              train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     if not isinstance(data, TensorData):
         for x, y in _loader(data, train, batch_size, generator):
@@ -137,7 +137,8 @@ def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Gen
     x_all, y_all = (data.x_train, data.y_train) if train else (data.x_val, data.y_val)
     n = len(x_all)
     if train:
-        order = torch.randperm(n, generator=generator, device=generator.device).to(x_all.device)
+        where = generator.device if generator is not None else torch.device("cpu")
+        order = torch.randperm(n, generator=generator, device=where).to(x_all.device)
     else:
         order = torch.arange(n, device=x_all.device)
     for start in range(0, n, batch_size):
@@ -145,6 +146,19 @@ def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Gen
         if train and len(idx) < batch_size and start > 0:
             break  # drop the ragged last batch in training (stable step counts)
         yield prepare_batch(x_all[idx], data, train, generator), y_all[idx]
+
+
+def endless_batches(task: Task, data: Data, batch_size: int, dev: torch.device,
+                    generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Training batches, epoch after epoch (for probes that take a fixed number of updates)."""
+    while True:
+        empty = True
+        for batch in batches(data, batch_size, dev, generator, train=True):
+            empty = False
+            yield batch
+        if empty:
+            raise LrrecError(f"{task.name}: the training data yields no batch (batch size {batch_size}); lower "
+                             f"--batch-size")
 
 
 def batch_generator(data: Data, dev: torch.device, seed: int) -> torch.Generator:
@@ -168,7 +182,10 @@ def to_device(data: Data, dev: torch.device) -> Data:
 
 
 def for_device(model: nn.Module, dev: torch.device) -> tuple[nn.Module, Callable[[], Any]]:
-    """The model in the device's memory format, and the autocast context to train it in (bf16 on CUDA)."""
+    """The model in the device's memory format, and the autocast context to train it in (bf16 on CUDA).
+
+    On CUDA this also turns on cuDNN autotuning for the process (`torch.backends.cudnn.benchmark`).
+    """
     if dev.type != "cuda":
         return model, nullcontext
     torch.backends.cudnn.benchmark = True  # batch shapes are fixed in training: let cuDNN pick the fastest kernels
