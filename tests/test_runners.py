@@ -11,13 +11,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
-from lrrec.errors import LrrecError
+from lrrec.cli import cli
+from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.data import DataMissingError, load_cifar, random_crop_flip
+from lrrec.runners.execute import budget_for
 from lrrec.runners.fingerprints import measure
-from lrrec.runners.tasks import TASKS, Budget, get_task, load_data
+from lrrec.runners.tasks import TASKS, Budget, _load_cached, get_task, load_data
 from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig
+from lrrec.store import open_store
 
 SMALL_TASKS = [name for name, t in TASKS.items() if t.kind == "classification" and not t.needs_data_root]
 
@@ -168,6 +172,92 @@ def test_user_task_module_function(tmp_path, monkeypatch):
     with pytest.raises(LrrecError, match="model must be a torch.nn.Module, got int"):
         load_data("my_task:wrong", None)
     sys.modules.pop("my_task", None)
+
+
+BROKEN_TASKS = textwrap.dedent("""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x = torch.randn(32, 5, generator=torch.Generator().manual_seed(0))
+
+    def _task(y, model=None, batch_size=8, **loader):
+        model = model or torch.nn.Linear(5, 2)
+        data = DataLoader(TensorDataset(x, y), batch_size=batch_size, **loader)
+        return {"model": model, "train_loader": data, "val_loader": data}
+
+    def unseeded():
+        return _task((x[:, 0] > 0).long())
+
+    def empty():
+        return _task((x[:, 0] > 0).long(), drop_last=True, batch_size=64)
+
+    def label_too_big():
+        return _task(torch.full((32,), 7))
+
+    def regression():
+        return _task(x[:, 0], model=torch.nn.Linear(5, 1))
+
+    def one_output():
+        return _task(torch.zeros(32, dtype=torch.long), model=torch.nn.Linear(5, 1))
+
+    def dict_batches():
+        data = [{"x": x[:8], "y": x[:8, 0].long()}]
+        return {"model": torch.nn.Linear(5, 2), "train_loader": data, "val_loader": data}
+
+    def wrong_width():
+        return _task((x[:, 0] > 0).long(), model=torch.nn.Linear(3, 2))
+""")
+
+
+@pytest.fixture
+def broken_tasks(tmp_path, monkeypatch):
+    (tmp_path / "broken_tasks.py").write_text(BROKEN_TASKS)
+    (tmp_path / "syntax_error.py").write_text("def make(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in ("broken_tasks", "syntax_error"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("spec, message", [
+    (":make", "give module:function"),
+    ("syntax_error:make", "cannot import make from syntax_error (SyntaxError"),
+    ("broken_tasks:empty", "train_loader yields no batch"),
+    ("broken_tasks:label_too_big", "labels run from 7 to 7 but the model scores 2 classes"),
+    ("broken_tasks:regression", "labels must be a 1-D integer tensor of class indices"),
+    ("broken_tasks:one_output", "at least 2 classes"),
+    ("broken_tasks:dict_batches", "must yield (inputs, labels) pairs of tensors, got a dict"),
+    ("broken_tasks:wrong_width", "the model fails on the first batch (RuntimeError"),
+])
+def test_a_broken_user_task_is_a_one_line_error_and_records_nothing(broken_tasks, spec, message):
+    store = broken_tasks / "s.duckdb"
+    result = CliRunner().invoke(cli, ["run", "--task", spec, "--schedule", "cosine", "--epochs", "1",
+                                      "--store", str(store)])
+    assert result.exit_code == 1 and message in result.output and len(result.output.splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not store.exists() or open_store(store).info()["by_source"].get("lrrec", 0) == 0
+
+
+def test_a_user_task_starts_from_the_same_weights_and_records_its_loaders_batch_size(broken_tasks):
+    weights = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # whatever the process drew before, the user's function sees seed 0
+        _load_cached.cache_clear()
+        weights.append(load_data("broken_tasks:unseeded", None).model.weight.clone())
+    assert torch.equal(*weights)
+    task = get_task("broken_tasks:unseeded")
+    assert budget_for(task, None, None, None).batch_size == 8
+    with pytest.raises(InvalidValueError, match="train_loader sets its batch size"):
+        budget_for(task, None, 7, None)
+
+
+def test_a_surface_refuses_an_optimizer_or_batch_size_it_would_ignore():
+    surface = get_task("surface/peaks")
+    with pytest.raises(InvalidValueError, match="2-D surface, optimised by SGD"):
+        budget_for(surface, None, None, "adam")
+    with pytest.raises(InvalidValueError, match="2-D surface"):
+        budget_for(surface, None, 4, None)
+    assert budget_for(surface, 10, None, "sgd", 0.5).momentum == 0.5
 
 
 def test_unknown_task_lists_the_valid_ones():

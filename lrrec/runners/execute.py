@@ -12,7 +12,7 @@ from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.runners.fingerprints import measure
 from lrrec.runners.population import supports_population, train_population
-from lrrec.runners.tasks import Budget, Task, get_task, load_data
+from lrrec.runners.tasks import Budget, Task, get_task, is_user_task, load_data
 from lrrec.runners.train import EpochRecord, Outcome, pick_device, train
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.store.store import Store
@@ -158,9 +158,19 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
 
 def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None,
                momentum: float | None = None) -> Budget:
-    """The task's default budget with the given overrides (None keeps the default)."""
+    """The task's default budget with the given overrides (None keeps the default).
+
+    A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point.
+    """
     changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
                                  ("momentum", momentum)) if v is not None}
+    if is_user_task(task):
+        if batch_size is not None:
+            raise InvalidValueError(f"--batch-size: {task.name}'s train_loader sets its batch size; change it there")
+        changes["batch_size"] = load_data(task, None).batch_size
+    if task.kind == "surface" and (changes.get("optimizer", "sgd") != "sgd" or "batch_size" in changes):
+        raise InvalidValueError(f"{task.name} is a 2-D surface, optimised by SGD (with --momentum) on one point; "
+                                f"leave out --optimizer and --batch-size")
     return replace(task.budget, **changes)
 
 

@@ -20,7 +20,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from lrrec.errors import LrrecError
 from lrrec.runners.data import TensorData
-from lrrec.runners.tasks import Budget, Task, load_data
+from lrrec.runners.tasks import Budget, Task, is_user_task, load_data
 from lrrec.runners.train import (
     EpochRecord,
     Outcome,
@@ -38,7 +38,7 @@ from lrrec.schedules.torch_adapter import make_scheduler
 
 def supports_population(task: Task, budget: Budget) -> str | None:
     """None when the task can train as a population, else the reason it cannot."""
-    if task.kind != "classification" or task.needs_data_root or ":" in task.name:
+    if task.kind != "classification" or task.needs_data_root or is_user_task(task):
         return f"{task.name} is not a small built-in classification task"
     if budget.optimizer != "sgd":
         return "population mode implements SGD only"

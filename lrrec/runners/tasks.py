@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
@@ -133,6 +134,35 @@ def _load_cached(task: Task, data_root: str | None) -> Any:
     return task.load(Path(data_root) if data_root else None)
 
 
+def _check_first_batch(spec: str, data: UserData) -> int:
+    """Check that the train loader yields (inputs, class labels) the model can score; returns the batch size."""
+    try:
+        batch = next(iter(data.train_loader))
+    except StopIteration:
+        raise LrrecError(f"--task {spec}: train_loader yields no batch; check its dataset and batch size") from None
+    except Exception as exc:  # noqa: BLE001 - the user's loader: report it in one line
+        raise LrrecError(f"--task {spec}: iterating train_loader raised {type(exc).__name__}: {exc}") from None
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and all(torch.is_tensor(t) for t in batch)):
+        raise LrrecError(f"--task {spec}: train_loader must yield (inputs, labels) pairs of tensors, got a "
+                         f"{type(batch).__name__}")
+    x, y = batch
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.dim() != 1 or len(y) != len(x):
+        raise LrrecError(f"--task {spec}: labels must be a 1-D integer tensor of class indices, one per input "
+                         f"(got {y.dtype} of shape {tuple(y.shape)}); lrrec trains classifiers with cross-entropy")
+    try:
+        with torch.no_grad():
+            logits = copy.deepcopy(data.model).eval()(x[:2])
+    except Exception as exc:  # noqa: BLE001 - the user's model: report it in one line
+        raise LrrecError(f"--task {spec}: the model fails on the first batch ({type(exc).__name__}: {exc})") from None
+    if logits.dim() != 2 or logits.shape[1] < 2:
+        raise LrrecError(f"--task {spec}: the model must return (batch, classes) scores with at least 2 classes, "
+                         f"got shape {tuple(logits.shape)}")
+    if int(y.min()) < 0 or int(y.max()) >= logits.shape[1]:
+        raise LrrecError(f"--task {spec}: labels run from {int(y.min())} to {int(y.max())} but the model scores "
+                         f"{logits.shape[1]} classes (0 to {logits.shape[1] - 1})")
+    return int(getattr(data.train_loader, "batch_size", None) or len(y))
+
+
 def get_task(name: str) -> Task:
     """A built-in task by name (e.g. "digits/mlp"), or a user task "module:function"."""
     if ":" in name:
@@ -150,18 +180,26 @@ class UserData:
     train_loader: Any
     val_loader: Any
     n_classes: int | None = None
+    batch_size: int | None = None  # the train loader's, read when the task is loaded
+
+
+def is_user_task(task: Task) -> bool:
+    return ":" in task.name
 
 
 def user_task(spec: str) -> Task:
     """Wrap `module:function` (returning a `UserData` or a dict with model/train_loader/val_loader)."""
     module_name, _, func_name = spec.partition(":")
+    if not module_name or not func_name:
+        raise LrrecError(f"--task {spec}: give module:function, e.g. mytasks:make_task")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as exc:
-        raise LrrecError(f"--task {spec}: cannot import {func_name} from {module_name} ({exc}); make the module "
-                         f"importable (PYTHONPATH) and give module:function") from None
+    except Exception as exc:  # noqa: BLE001 - missing module or name, or the module's own error: one line
+        raise LrrecError(f"--task {spec}: cannot import {func_name} from {module_name} ({type(exc).__name__}: "
+                         f"{exc}); make the module importable (PYTHONPATH) and give module:function") from None
 
     def load(root: Path | None) -> UserData:
+        torch.manual_seed(0)  # the user's model starts from the same weights in every process
         try:
             out = func()
         except Exception as exc:  # noqa: BLE001 - the user's code: report it in one line
@@ -178,6 +216,7 @@ def user_task(spec: str) -> Task:
         for name in ("train_loader", "val_loader"):
             if not hasattr(getattr(out, name), "__iter__") or not hasattr(getattr(out, name), "__len__"):
                 raise LrrecError(f"--task {spec}: {name} must be a DataLoader (iterable with a length)")
+        out.batch_size = _check_first_batch(spec, out)
         return out
 
     return Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",
