@@ -218,6 +218,19 @@ def test_seeds_beyond_the_trials_run_first_when_the_study_is_resumed(tmp_path):
     assert ran == [c["name"] for c in summary["seeded"]]
 
 
+def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):
+    common = ["tune", "--schedule", "cosine", "--n-trials", "1", "--seed-top", "0", "--no-probe", "--study", "s",
+              "--storage", str(tmp_path / "s.journal"), "--store", str(tmp_path / "s.duckdb")]
+    first = CliRunner().invoke(cli, [*common, "--task", "wine/mlp", "--epochs", "1"])
+    assert first.exit_code == 0, first.output
+    for other, text in ((["--task", "wine/mlp", "--epochs", "2"], "was tuned with epochs 1, not 2;"),
+                        (["--task", "breast_cancer/mlp", "--epochs", "1"], "with task wine/mlp, not breast_cancer/mlp")):
+        result = CliRunner().invoke(cli, [*common, *other])
+        assert result.exit_code == 1 and text in result.output and len(result.output.splitlines()) == 1
+    again = CliRunner().invoke(cli, [*common[:4], "2", *common[5:], "--task", "wine/mlp", "--epochs", "1", "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["trials"] == {"complete": 2}
+
+
 def test_cli_tune_writes_figures_and_json(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["tune", "--task", "wine/mlp", "--schedule", "cosine", "--n-trials", "3",

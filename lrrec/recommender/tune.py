@@ -168,6 +168,19 @@ def open_study(job: TuneJob, direction: str, plan: Callable[[], tuple[TuneJob, l
     return study, _kept_space(study, job), [], False
 
 
+def check_resumable(study: Any, name: str, wanted: dict[str, Any]) -> None:
+    """Refuse to resume a study for another task or training budget (its trials would not be comparable)."""
+    recorded = study.user_attrs
+    old = {"task": recorded.get("lrrec.task", {}).get("name"), **recorded.get("lrrec.budget", {})}
+    new = {"task": wanted["lrrec.task"]["name"], **wanted["lrrec.budget"]}
+    differ = [k for k in new if old.get(k) is not None and json.dumps(old[k], sort_keys=True) !=
+              json.dumps(new[k], sort_keys=True)]  # attributes a study from an older lrrec lacks are not compared
+    if differ:
+        raise InvalidValueError(f"study {name} was tuned with " + ", ".join(f"{k} {old[k]}" for k in differ) +
+                                ", not " + ", ".join(f"{new[k]}" for k in differ) + "; resume it with the same "
+                                "--task and training options, or start another --study")
+
+
 def _kept_space(study: Any, job: TuneJob) -> TuneJob:
     """The job in the space an existing study began with (its `lrrec.space`), waiting for its creator to record it."""
     waited = 0.0
@@ -320,7 +333,9 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
                   "lrrec.space": space_of(planned)}
         return values | ({"lrrec.schedule": planned.schedules[0]} if len(planned.schedules) == 1 else {})
 
-    _, job, seeded, created = open_study(job, task.direction, plan, attrs)
+    study, job, seeded, created = open_study(job, task.direction, plan, attrs)
+    if not created:
+        check_resumable(study, job.study, attrs(job))
     if n_jobs <= 1:
         run_worker(job, n_trials, timeout)
     else:  # worker processes sharing the study through its storage, as on several machines
