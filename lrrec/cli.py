@@ -467,9 +467,9 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         click.echo(f"   confidence {s.confidence}{odds}")
         for e in s.evidence:
             metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
-            seeds = f"{e['seeds']} seed(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
+            runs = f"{e['finished']} finished run(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
             click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
-                       f"at lr {e['lr']:g}, {seeds}, {e['source']}")
+                       f"at lr {e['lr']:g}, {runs}, {e['source']}")
         for note in s.adjustments:
             click.echo(f"   adjusted: {note}")
 

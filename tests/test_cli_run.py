@@ -56,6 +56,14 @@ def test_sweep_is_resumable(tmp_path):
     assert len(plain_sgd) == 10 and len(lrrec_runs(store)) == 20
 
 
+def test_a_sweep_runs_a_repeated_task_or_config_once(tmp_path):
+    store = tmp_path / "s.duckdb"
+    result = invoke("sweep", "--tasks", "wine/mlp,wine/mlp", "--schedules", "cosine,cosine", "--lr-grid",
+                    "0.1,0.1,0.2", "--epochs", "1", "--store", str(store), "--json")
+    assert sorted(r["schedule"]["lr"] for r in json.loads(result.output)) == [0.1, 0.2]
+    assert len(lrrec_runs(store)) == 2
+
+
 def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
     import lrrec.runners.execute as execute
 

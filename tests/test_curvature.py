@@ -84,6 +84,8 @@ def test_the_probe_on_a_real_task_is_seeded_and_sgd_only():
     assert other_seed.noise_scale != first.noise_scale
     adam = curvature_probe(task, replace(task.budget, optimizer="adam"), n_batches=8)
     assert adam.lr is None and adam.stable_lr is None and "for SGD" in adam.note
+    with pytest.raises(InvalidValueError, match="exceeds the 142 training samples"):
+        curvature_probe(get_task("wine/mlp"), replace(get_task("wine/mlp").budget, batch_size=1000))
     with pytest.raises(InvalidValueError, match="2-D surface"):
         curvature_probe(get_task("surface/peaks"), get_task("surface/peaks").budget)
 

@@ -129,13 +129,13 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     """
     if not task_names or not schedule_names:
         raise InvalidValueError("a sweep needs at least one task and one schedule")
-    tasks = [get_task(name) for name in task_names]  # every name checked before anything trains
+    tasks = [get_task(name) for name in dict.fromkeys(task_names)]  # each checked before anything trains, once
     done = _done_keys(store)
     configs = []
     for name in schedule_names:
         base = ScheduleConfig.create(name)
         configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
-    configs += list(extra_configs)
+    configs = list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
     results = []
     for task in tasks:
         budget = budget_for(task, epochs, batch_size, optimizer, momentum)
