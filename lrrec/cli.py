@@ -483,6 +483,10 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
     from lrrec.recommender.evaluate import evaluate
     from lrrec.store.store import open_store
 
+    if plot:
+        from lrrec.plots import check_png_path
+
+        check_png_path(plot, "--plot")  # before the work, not after it
     report = evaluate(open_store(store_path))
     if not report["tasks"]:
         raise InvalidValueError("no task in the store has enough runs to evaluate (need 12 configs over 3 families); "

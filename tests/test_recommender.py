@@ -138,6 +138,8 @@ def test_cli_evaluate_writes_a_plot(trained_store, tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", "--store", str(trained_store.path), "--plot", str(out)])
     assert result.exit_code == 0 and "median" in result.output
     assert out.read_bytes()[:4] == b"\x89PNG"
+    wrong = CliRunner().invoke(cli, ["evaluate", "--store", str(trained_store.path), "--plot", str(tmp_path / "r.pdf")])
+    assert wrong.exit_code == 1 and "--plot must be a .png file" in wrong.output
 
 
 def test_suggest_imports_no_torch(tmp_path):

@@ -57,3 +57,10 @@ def test_every_new_command_has_help():
 def test_cli_import_loads_no_heavy_library():
     code = "import sys, lrrec.cli; print(sorted(m for m in ('duckdb', 'pandas', 'torch', 'optuna') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_a_store_whose_folder_cannot_exist_is_a_one_line_error(tmp_path):
+    (tmp_path / "file.png").write_bytes(b"not a folder")
+    result = run("store", "info", "--store", str(tmp_path / "file.png" / "s.duckdb"))
+    assert result.exit_code == 1 and "cannot create the folder of store" in result.output
+    assert len(result.output.splitlines()) == 1

@@ -80,7 +80,11 @@ class Store:
             con.close()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of store {self.path} ({exc.strerror}); pass another "
+                             f"--store PATH") from None
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.005
         while True:
