@@ -342,10 +342,11 @@ def store_info(store_path: str | None, as_json: bool) -> None:
 
 @store.command("export")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), required=True,
-              help="File format of OUT (interchange rows; `lrrec ingest OUT` reads it back).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
+              help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
+                   "back).")
 @store_option
-def store_export(out: str, fmt: str, store_path: str | None) -> None:
+def store_export(out: str, fmt: str | None, store_path: str | None) -> None:
     """Export every run (with its curves) to OUT in the interchange format."""
     from lrrec.store import open_store
 

@@ -64,3 +64,14 @@ def test_a_store_whose_folder_cannot_exist_is_a_one_line_error(tmp_path):
     result = run("store", "info", "--store", str(tmp_path / "file.png" / "s.duckdb"))
     assert result.exit_code == 1 and "cannot create the folder of store" in result.output
     assert len(result.output.splitlines()) == 1
+
+
+def test_export_takes_its_format_from_the_file_name(tmp_path):
+    db = str(tmp_path / "s.duckdb")
+    assert run("store", "export", str(tmp_path / "runs.csv"), "--store", db).exit_code == 0
+    assert (tmp_path / "runs.csv").read_text().startswith("run_id,task,")
+    for args, message in (([str(tmp_path / "runs.jsonl"), "--format", "csv"], "names jsonl but --format is csv"),
+                          ([str(tmp_path / "runs.txt")], "cannot tell the export format of runs.txt")):
+        result = run("store", "export", *args, "--store", db)
+        assert result.exit_code == 1 and message in result.output
+        assert not (tmp_path / Path(args[0]).name).exists()

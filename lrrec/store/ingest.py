@@ -9,13 +9,12 @@ from typing import Any
 
 from lrrec.errors import IngestError, InvalidValueError, LrrecError
 from lrrec.store.deepobs import read_deepobs
-from lrrec.store.interchange import RowParser, RunRecord
+from lrrec.store.interchange import TABLE_SUFFIXES, RowParser, RunRecord
 from lrrec.store.store import Store
 from lrrec.store.tabular import read_csv, read_jsonl, read_parquet
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
-             ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna", ".log": "optuna",
+_SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna", ".log": "optuna",
              ".journal": "optuna"}
 _SHOWN_PROBLEMS = 20
 

@@ -80,6 +80,7 @@ def canonical_json(value: Any) -> str:
 
 
 INT64_MAX = 2**63 - 1  # the store's whole numbers are 64-bit
+TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:

@@ -21,7 +21,7 @@ from lrrec.errors import InvalidValueError, StoreError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.paths import writable_folder
 from lrrec.schedules import ScheduleConfig
-from lrrec.store.interchange import RunRecord
+from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
 from lrrec.store.writer import write_records
@@ -166,10 +166,19 @@ class Store:
                     "by_source": grouped("r.source"), "by_task": grouped("t.name"),
                     "by_family": grouped("s.family"), "by_status": grouped("r.status")}
 
-    def export(self, out: str | os.PathLike[str], fmt: str) -> int:
-        """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl."""
+    def export(self, out: str | os.PathLike[str], fmt: str | None = None) -> int:
+        """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl.
+
+        The format is `fmt`, else the one `out`'s suffix names; the two must agree, so ingest can read it back.
+        """
+        named = TABLE_SUFFIXES.get(Path(out).suffix.lower())
+        fmt = fmt or named
         if fmt not in EXPORT_FORMATS:
-            raise InvalidValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+            raise InvalidValueError(f"cannot tell the export format of {Path(out).name}; end it in .parquet, .csv "
+                                    f"or .jsonl, or pass --format")
+        if named is not None and named != fmt:
+            raise InvalidValueError(f"{Path(out).name} names {named} but --format is {fmt}; make them agree so "
+                                    f"`lrrec ingest` can read it back")
         option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
         writable_folder(Path(out).parent, "export to")
         with self.transaction() as con:
