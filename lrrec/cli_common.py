@@ -11,14 +11,22 @@ import click
 from lrrec.errors import InvalidValueError, LrrecError
 
 
+class _UsageMistake(click.ClickException):
+    exit_code = 2  # a malformed command line, as click reports it, in one line
+
+
 class LrrecGroup(click.Group):
-    """A click group that reports library errors as one line instead of a traceback."""
+    """A click group that reports library errors and malformed options as one line instead of a traceback
+    or click's usage block."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LrrecError as exc:
             raise click.ClickException(str(exc)) from None
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else ctx.command_path
+            raise _UsageMistake(f"{exc.format_message()} (see {command} --help)") from None
 
 
 def emit_json(data: Any) -> None:

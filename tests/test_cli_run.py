@@ -109,3 +109,13 @@ def test_tasks_list_json():
     names = {r["name"] for r in rows}
     assert {"digits/mlp", "mnist1d/cnn1d", "cifar100/wrn-28-10", "imagenet/efficientnet-b0", "surface/rosenbrock",
             "breast_cancer/mlp"} <= names
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--epochs", "0"], "'--epochs': 0 is not in the range"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["store", "export"], "Missing argument 'OUT'. (see cli store export --help)"),  # CliRunner names it cli
+])
+def test_a_malformed_command_line_is_one_line_and_exit_2(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
