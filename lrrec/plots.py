@@ -41,10 +41,17 @@ def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120)  # type: ignore[attr-defined]
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600); a figure gets a new file's mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str | os.PathLike[str]) -> None:
