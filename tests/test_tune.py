@@ -231,6 +231,22 @@ def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):
     assert again.exit_code == 0 and json.loads(again.output)["trials"] == {"complete": 2}
 
 
+def test_ctrl_c_ends_the_trial_quietly_and_stops_the_worker(tmp_path, monkeypatch, capfd):
+    import lrrec.runners.execute as execute
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execute, "run_one", interrupted)
+    job = TuneJob("wine/mlp", ("cosine",), str(tmp_path / "s.journal"), "s", str(tmp_path / "s.duckdb"), epochs=1)
+    with pytest.raises(KeyboardInterrupt):
+        tune(job, catalog_fingerprint("wine", "mlp"), n_trials=3, seed_top=0, probe=False)
+    study = optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(job.storage)))
+    assert [t.state.name for t in study.get_trials()] == ["PRUNED"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_cli_tune_writes_figures_and_json(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["tune", "--task", "wine/mlp", "--schedule", "cosine", "--n-trials", "3",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import subprocess
 import sys
 import time
@@ -255,6 +256,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     store = open_store(job.store_path)
     study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
+    interrupted: list[int] = []  # trials ended by Ctrl-C
 
     def objective(trial: Any) -> float:
         config = draw_config(trial, job.schedules, job.lr_range)
@@ -267,8 +269,13 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
             if trial.should_prune():
                 raise StopRun(f"pruned by Optuna at epoch {record.epoch}")
 
-        result = run_one(store, task, config, budget, job.seed, data_root=job.data_root, device=job.device,
-                         on_epoch=report, source_ref=f"optuna {job.study} trial {trial.number}")
+        try:
+            result = run_one(store, task, config, budget, job.seed, data_root=job.data_root, device=job.device,
+                             on_epoch=report, source_ref=f"optuna {job.study} trial {trial.number}")
+        except KeyboardInterrupt:  # the run is recorded as interrupted; end the trial quietly, then the worker
+            interrupted.append(trial.number)
+            trial.study.stop()
+            raise optuna.TrialPruned("interrupted (Ctrl-C)") from None
         trial.set_user_attr("lrrec.run_id", result.run_id)
         if result.status != "finished" or result.outcome is None or result.outcome.final_metric is None:
             raise optuna.TrialPruned(f"run {result.status}")  # recorded as such in the store; the study goes on
@@ -281,6 +288,8 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
     if remaining != 0:
         study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(LrrecError, RuntimeError, ValueError),
                        callbacks=[_stop_at(n_trials)] if n_trials else None)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _stop_at(n_trials: int) -> Any:
@@ -342,7 +351,14 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         command = [sys.executable, "-m", "lrrec.recommender.tune", json.dumps(asdict(job)), json.dumps(n_trials),
                    json.dumps(timeout)]
         workers = [subprocess.Popen(command) for _ in range(n_jobs)]
-        codes = [w.wait() for w in workers]
+        try:
+            codes = [w.wait() for w in workers]
+        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too; a signal to this process alone does not
+            for worker in workers:
+                worker.send_signal(signal.SIGINT)
+            for worker in workers:
+                worker.wait()
+            raise
         if any(codes):
             raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                              f"study {job.study}")
@@ -401,6 +417,9 @@ def _config_of(params: dict[str, Any], schedules: tuple[str, ...]) -> ScheduleCo
 
 if __name__ == "__main__":  # a worker process started by `tune(..., n_jobs > 1)`
     _job = json.loads(sys.argv[1])
-    run_worker(TuneJob(**{**_job, "schedules": tuple(_job["schedules"]),
-                          "lr_range": tuple(_job["lr_range"]) if _job["lr_range"] else None}),
-               json.loads(sys.argv[2]), json.loads(sys.argv[3]))
+    try:
+        run_worker(TuneJob(**{**_job, "schedules": tuple(_job["schedules"]),
+                              "lr_range": tuple(_job["lr_range"]) if _job["lr_range"] else None}),
+                   json.loads(sys.argv[2]), json.loads(sys.argv[3]))
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent says how to resume
+        sys.exit(130)
