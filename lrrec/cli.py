@@ -459,7 +459,8 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
         warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
         click.echo(f"{s.rank}. {cfg['name']} ({cfg['family']})  lr={cfg['lr']:g} {params}{warm}")
-        line = f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
+        line = (f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
+                if not rec.fallback else "   expected score: none (no evidence; a default to start from)")
         if s.expected_metric:
             m = s.expected_metric
             line += f"; {m['name']} {m['value']:.4g} +- {m['sd']:.2g} on {', '.join(m['from'])}"

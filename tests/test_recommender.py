@@ -153,13 +153,19 @@ def test_suggest_imports_no_torch(tmp_path):
 
 
 def test_a_probed_lr_replaces_every_suggested_lr_and_says_so(tmp_path):
-    rec = suggest(open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp"), top=3)
+    rec = suggest(open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp"), batch_size=256, top=3)
     before = [dict(s.config) for s in rec.suggestions]
+    assert any("LR rescaled from batch size 64 to 256" in n for s in rec.suggestions for n in s.adjustments)
+    for s in rec.suggestions:  # a rescaled LR names the LR the evidence ran at
+        ran = s.evidence[0]["lr"]
+        assert s.adjustments[0].startswith(f"lr {s.config['lr']:g}: ")
+        assert (f"({ran:g})" in s.adjustments[0]) == (f"{ran:.3g}" != f"{s.config['lr']:.3g}")
     with_probed_lr(rec, 0.01234)
     for old, new in zip(before, rec.suggestions):
         assert new.config["lr"] == 0.0123 and {**old, "lr": 0.0123} == new.config
         assert new.adjustments[0].startswith("lr 0.0123: steepest descent of an LR range test")
         assert f"transferred from similar tasks: {old['lr']:g}" in new.adjustments[0]
+        assert not [n for n in new.adjustments[1:] if n.startswith(("lr ", "LR rescaled"))]  # no rival LR note
 
 
 def test_cli_suggest_probe_sets_the_lr_from_the_range_test(tmp_path):

@@ -101,8 +101,9 @@ def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Rec
         if lr is None:
             suggestion.adjustments.insert(0, f"LR range test inconclusive ({note}); lr {config.lr:g} kept")
             continue
-        suggestion.adjustments.insert(0, f"lr {lr:.3g}: steepest descent of an LR range test on this task "
-                                         f"({basis}: {config.lr:g})")
+        suggestion.adjustments = [f"lr {lr:.3g}: steepest descent of an LR range test on this task, at its batch "
+                                  f"size ({basis}: {config.lr:g})"] + [
+            n for n in suggestion.adjustments if not n.startswith(_LR_NOTES)]  # the measured LR replaces them
         suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
     return rec
 
@@ -166,7 +167,9 @@ def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: T
     else:
         similar = sum(1 for _, w, _ in est.evidence if w >= MIN_SIMILARITY)
         where = f"{similar} similar task(s)" if similar else f"{len(est.evidence)} task(s), none of them similar"
-        notes = [f"lr {config.lr:g}: the LR this config ran at on {where}"
+        ran = est.evidence[0][2].lr
+        at = f" ({ran:g})" if f"{ran:.3g}" != f"{config.lr:.3g}" else ""  # rescaled to the target's batch below
+        notes = [f"lr {config.lr:g}: the LR this config ran at{at} on {where}"
                  + (f"; {arm.lr_basis}: {arm.lr:.3g}" if arm.lr_basis.startswith("similar") else "")]
         notes += _batch_note(est.evidence[0][2].batch_size, batch_size, optimizer)
     if epochs and target.n_train and batch_size:
@@ -177,6 +180,9 @@ def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: T
     elif epochs:
         notes.append(f"budget: durations are fractions of the {epochs}-epoch budget")
     return notes
+
+
+_LR_NOTES = ("lr ", "LR rescaled", "the evidence does not state its batch size", "fallback default")  # LR origins
 
 
 def _batch_note(evidence_batch: int | None, batch_size: int | None, optimizer: str) -> list[str]:
