@@ -206,30 +206,34 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 @click.option("--method", type=click.Choice(["range", "curvature"]), default="range", show_default=True,
               help="range: the LR range test. curvature: gradient noise scale, best step and top Hessian "
                    "eigenvalue at initialisation (McCandlish et al. 2018).")
-@click.option("--steps", type=click.IntRange(min=5), default=100, show_default=True,
-              help="Optimizer updates (range).")
-@click.option("--low", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
-              help="First LR.")
-@click.option("--high", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="Last LR (the test stops earlier once the loss blows up).")
-@click.option("--batches", type=click.IntRange(min=2), default=32, show_default=True,
-              help="Minibatch gradients per estimate (curvature).")
+@click.option("--steps", type=click.IntRange(min=5), default=None, help="Optimizer updates (range; default 100).")
+@click.option("--low", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="First LR (range; default 1e-5).")
+@click.option("--high", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Last LR (range; default 10; the test stops earlier once the loss blows up).")
+@click.option("--batches", type=click.IntRange(min=2), default=None,
+              help="Minibatch gradients per estimate (curvature; default 32).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Also plot loss against LR to this PNG file (range).")
 @_optimizer_options
-def probe_command(task_name: str, method: str, steps: int, low: float, high: float, batches: int, seed: int,
-                  plot_path: str | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
-                  device: str | None, data_root: str | None, as_json: bool) -> None:
+def probe_command(task_name: str, method: str, steps: int | None, low: float | None, high: float | None,
+                  batches: int | None, seed: int, plot_path: str | None, batch_size: int | None,
+                  optimizer: str | None, momentum: float | None, device: str | None, data_root: str | None,
+                  as_json: bool) -> None:
     """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
 
+    other = {"range": {"--batches": batches}, "curvature": {"--steps": steps, "--low": low, "--high": high,
+                                                            "--plot": plot_path}}[method]
+    unused = [option for option, value in other.items() if value is not None]
+    if unused:
+        raise InvalidValueError(f"{', '.join(unused)} belong(s) to the other probe; leave it out with --method "
+                                f"{method}")
     task = get_task(task_name)
     budget = budget_for(task, None, batch_size, optimizer, momentum)
     if method == "curvature":
-        if plot_path:
-            raise InvalidValueError("--plot draws the LR range test; leave it out with --method curvature")
         _curvature_report(task, budget, batches, seed, data_root, device, as_json)
         return
     from lrrec.runners.probes import lr_range_test
@@ -238,8 +242,8 @@ def probe_command(task_name: str, method: str, steps: int, low: float, high: flo
         from lrrec.plots import check_png_path
 
         check_png_path(plot_path, "--plot")  # before the work, not after it
-    result = lr_range_test(task, budget, seed=seed, steps=steps, low=low, high=high, data_root=data_root,
-                           device=device)
+    given = {k: v for k, v in (("steps", steps), ("low", low), ("high", high)) if v is not None}
+    result = lr_range_test(task, budget, seed=seed, data_root=data_root, device=device, **given)
     if plot_path:
         from lrrec.plots import plot_range_test
 
@@ -250,14 +254,16 @@ def probe_command(task_name: str, method: str, steps: int, low: float, high: flo
     end = "stopped when the loss blew up" if result.stopped_early else "reached --high"
     found = (f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}"
              if result.steepest_lr is not None else f"inconclusive: {result.note}")
-    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {low:g} ({end} at lr {result.lrs[-1]:.3g}); {found}")
+    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {result.lrs[0]:g} ({end} at lr "
+               f"{result.lrs[-1]:.3g}); {found}")
 
 
-def _curvature_report(task: Any, budget: Any, batches: int, seed: int, data_root: str | None, device: str | None,
-                      as_json: bool) -> None:
+def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, data_root: str | None,
+                      device: str | None, as_json: bool) -> None:
     from lrrec.runners.curvature import curvature_probe
 
-    result = curvature_probe(task, budget, seed=seed, n_batches=batches, data_root=data_root, device=device)
+    given = {"n_batches": batches} if batches is not None else {}
+    result = curvature_probe(task, budget, seed=seed, data_root=data_root, device=device, **given)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -265,7 +271,7 @@ def _curvature_report(task: Any, budget: Any, batches: int, seed: int, data_root
     def fmt(value: float | None) -> str:
         return "undefined" if value is None else f"{value:.3g}"
 
-    click.echo(f"{task.name} at initialisation, {batches} batches of {budget.batch_size}: gradient noise scale "
+    click.echo(f"{task.name} at initialisation, {result.batches} batches of {result.batch_size}: gradient noise scale "
                f"{fmt(result.noise_scale)}, best step along the gradient {fmt(result.max_step)}, top Hessian "
                f"eigenvalue {result.top_eigenvalue:.3g} (stable below lr {fmt(result.stable_lr)}); suggested lr "
                f"{fmt(result.lr)}" + (f" ({result.note})" if result.note else ""))
@@ -305,7 +311,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
 
     try:
         sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
-              population=population, momentum=momentum)
+              population=population, momentum=momentum, on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None

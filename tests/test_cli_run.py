@@ -47,12 +47,12 @@ def test_sweep_is_resumable(tmp_path):
     store = tmp_path / "s.duckdb"
     args = ("sweep", "--tasks", "wine/mlp", "--schedules", "families", "--seeds", "2", "--epochs", "2",
             "--store", str(store), "--json")
-    first = json.loads(invoke(*args).output)
+    first = json.loads(invoke(*args).stdout)
     assert len(first) == 10 and {r["schedule"]["name"] for r in first} == {
         "constant", "step", "cosine", "sgdr", "warmup_cosine"}
-    assert json.loads(invoke(*args).output) == []  # everything is done already
+    assert json.loads(invoke(*args).stdout) == []  # everything is done already
     assert len(lrrec_runs(store)) == 10
-    plain_sgd = json.loads(invoke(*args, "--momentum", "0").output)  # another budget: not done yet
+    plain_sgd = json.loads(invoke(*args, "--momentum", "0").stdout)  # another budget: not done yet
     assert len(plain_sgd) == 10 and len(lrrec_runs(store)) == 20
 
 
@@ -95,6 +95,10 @@ def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
     (["sweep", "--tasks", "wine/mlp,bogus", "--schedules", "cosine"], "unknown task 'bogus'"),
     (["sweep", "--tasks", ",", "--schedules", "cosine"], "at least one task and one schedule"),
     (["store", "export", "/proc/x.jsonl", "--format", "jsonl"], "cannot write there"),
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--set", "warmup_frac=0.5"], "warmup_frac shapes a warmup"),
+    (["run", "--task", "wine/mlp", "--schedule", "cosine", "--optimizer", "adam", "--momentum", "0.5"],
+     "--momentum applies to SGD"),
+    (["run", "--task", "surface/peaks", "--schedule", "constant", "--optimizer", "adam"], "is a 2-D surface"),
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, args, message):
     result = invoke(*args, "--store", str(tmp_path / "s.duckdb"))
@@ -102,6 +106,16 @@ def test_user_mistakes_are_one_line_errors(tmp_path, args, message):
     assert "Traceback" not in result.output
     if (tmp_path / "s.duckdb").exists():
         assert lrrec_runs(tmp_path / "s.duckdb") == []  # nothing trained before the mistake was caught
+
+
+def test_a_sweep_says_what_it_does_differently_from_what_was_asked(tmp_path):
+    args = ("sweep", "--tasks", "wine/mlp", "--schedules", "cosine,step", "--epochs", "1", "--optimizer", "adam",
+            "--population", "--store", str(tmp_path / "s.duckdb"))
+    first = invoke(*args)
+    assert first.exit_code == 0 and "note: wine/mlp trains one config at a time: population mode implements SGD" \
+        in first.output and "2 runs recorded" in first.output
+    again = invoke(*args)
+    assert "note: skipped 2 run(s) the store already holds" in again.output and "0 runs recorded" in again.output
 
 
 def test_tasks_list_json():

@@ -98,5 +98,7 @@ def test_cli_probe_curvature():
     assert report["task"] == "wine/mlp" and report["batches"] == 8 and report["lr"] > 0
     text = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", "--method", "curvature", "--batches", "8"])
     assert "gradient noise scale" in text.output and "suggested lr" in text.output
-    bad = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", "--method", "curvature", "--plot", "x.png"])
-    assert bad.exit_code != 0 and "--plot draws the LR range test" in bad.output
+    for args, message in ((["--method", "curvature", "--plot", "x.png", "--low", "0.1"], "--low, --plot belong(s)"),
+                          (["--batches", "4"], "--batches belong(s) to the other probe")):
+        bad = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", *args])
+        assert bad.exit_code == 1 and message in bad.output

@@ -122,11 +122,14 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
           lr_grid: Sequence[float] | None = None, epochs: int | None = None, batch_size: int | None = None,
           optimizer: str | None = None, data_root: str | None = None, device: str | None = None,
           on_result: Callable[[RunResult], None] | None = None, population: bool = False,
-          extra_configs: Sequence[ScheduleConfig] = (), momentum: float | None = None) -> list[RunResult]:
+          extra_configs: Sequence[ScheduleConfig] = (), momentum: float | None = None,
+          on_note: Callable[[str], None] | None = None) -> list[RunResult]:
     """Every task x schedule (default config, or each LR of `lr_grid`) x seed; runs already done are skipped.
 
-    With `population`, tasks that support it train all their pending configs of one seed at once.
+    With `population`, tasks that support it train all their pending configs of one seed at once. `on_note`
+    hears what the sweep does differently from what was asked (a task trained one by one, runs skipped).
     """
+    note = on_note or (lambda message: None)
     if not task_names or not schedule_names:
         raise InvalidValueError("a sweep needs at least one task and one schedule")
     tasks = [get_task(name) for name in dict.fromkeys(task_names)]  # each checked before anything trains, once
@@ -136,14 +139,18 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
         base = ScheduleConfig.create(name)
         configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
     configs = list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
-    results = []
+    results, skipped = [], 0
     for task in tasks:
         budget = budget_for(task, epochs, batch_size, optimizer, momentum)
         fingerprint = task_fingerprint(task.name, data_root)
-        together = population and data_root is None and supports_population(task, budget) is None
+        unsupported = supports_population(task, budget) if population else None
+        if unsupported:
+            note(f"{task.name} trains one config at a time: {unsupported}")
+        together = population and not unsupported
         for seed in range(seeds):
             fields = _budget_fields(budget.epochs, budget.batch_size, budget.optimizer, budget.optimizer_params())
             pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, *fields) not in done]
+            skipped += len(configs) - len(pending)
             if together and len(pending) > 1:
                 outcomes = train_population(task, pending, budget, seed, device=device)
                 batch = [record_outcome(store, task, c, budget, seed, o) for c, o in zip(pending, outcomes)]
@@ -153,6 +160,8 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
                 results.append(result)
                 if on_result:
                     on_result(result)
+    if skipped:
+        note(f"skipped {skipped} run(s) the store already holds")
     return results
 
 
@@ -164,6 +173,9 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
     """
     changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
                                  ("momentum", momentum)) if v is not None}
+    if momentum is not None and changes.get("optimizer", task.budget.optimizer) != "sgd":
+        raise InvalidValueError(f"--momentum applies to SGD; {changes.get('optimizer', task.budget.optimizer)} "
+                                f"keeps its own moment estimates, so leave --momentum out")
     if is_user_task(task):
         if batch_size is not None:
             raise InvalidValueError(f"--batch-size: {task.name}'s train_loader sets its batch size; change it there")

@@ -72,8 +72,14 @@ class ScheduleConfig:
         return cls.create(spec.name, lr, values, warmup if warmup_values else None)
 
     def with_settings(self, settings: Mapping[str, Any]) -> ScheduleConfig:
-        """A copy with some flat settings changed (see `from_flat`)."""
-        return ScheduleConfig.from_flat(self.name, {**self.flat(), **settings})
+        """A copy with some flat settings changed (see `from_flat`); a warmup length or start without a warmup
+        kind is an error rather than a setting that does nothing."""
+        config = ScheduleConfig.from_flat(self.name, {**self.flat(), **settings})
+        shaping = sorted({"warmup_frac", "warmup_start_factor"} & set(settings))
+        if shaping and config.warmup is None and not config.spec.includes_warmup:
+            raise InvalidValueError(f"{', '.join(shaping)} shapes a warmup, but {self.name} has none here; add "
+                                    f"warmup=linear or warmup=constant")
+        return config
 
     # -- views --------------------------------------------------------------------------------------------
     @property
