@@ -476,8 +476,9 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         for e in s.evidence:
             metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
             runs = f"{e['finished']} finished run(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
+            budget = f", {e['epochs']} epochs" if e["epochs"] else ""
             click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
-                       f"at lr {e['lr']:g}, {runs}, {e['source']}")
+                       f"at lr {e['lr']:g}{budget}, {runs}, {e['source']}")
         for note in s.adjustments:
             click.echo(f"   adjusted: {note}")
 

@@ -60,6 +60,7 @@ def test_suggest_ranks_from_the_most_similar_task_with_evidence(trained_store):
     first = rec.suggestions[0]
     assert first.evidence[0]["task"] == "digits/mlp"
     assert first.evidence[0]["score"] >= 0.8  # near the best config of the (almost) identical task
+    assert first.evidence[0]["epochs"] == 4  # the budget the evidence ran at
     assert first.config["lr"] == pytest.approx(first.evidence[0]["lr"])  # no batch size given: not rescaled
     scores = [s.expected_score for s in rec.suggestions]
     assert scores == sorted(scores, reverse=True)
