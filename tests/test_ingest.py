@@ -109,6 +109,10 @@ def test_a_bad_row_rejects_the_file_and_skip_invalid_keeps_the_rest(store, tmp_p
     ('{"task": "a/b", "schedule": "cosine", "lr": -1, "metric_name": "val_loss", "final_metric": 1}', "lr"),
     ('{"task": "a/b", "schedule": "cosine", "metric_name": "val_loss"}', "needs final_metric"),
     ('[1, 2]', "must be a JSON object"),
+    ('{"task": "a/b", "schedule": "cosine", "metric_name": "acc", "final_metric": 1, "direction": "up"}',
+     "direction 'up' is not max or min"),
+    ('{"task": "a/b", "schedule": "cosine", "metric_name": "val_loss", "final_metric": 1, "curves": "oops"}',
+     "curves: invalid JSON"),
 ])
 def test_each_kind_of_bad_row_is_named(store, tmp_path, line, reason):
     path = write_jsonl(tmp_path / "bad.jsonl", [ROWS[0], line])

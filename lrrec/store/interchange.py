@@ -117,7 +117,11 @@ def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
         return value
     if kind in ("object", "list"):
         if isinstance(value, str):
-            value = strict_json(value)
+            try:
+                value = strict_json(value)
+            except InvalidValueError as exc:
+                raise InvalidValueError(f"{key}: {exc}; give a JSON {kind} (e.g. {'{}' if kind == 'object' else '[]'})"
+                                        ) from None
         want = dict if kind == "object" else list
         if not isinstance(value, want):
             raise InvalidValueError(f"{key} must be a JSON {'object' if want is dict else 'list'}, got {value!r}")
@@ -177,7 +181,9 @@ class RowParser:
             raise unknown_name("status", v["status"], STATUSES)
         v["direction"] = v["direction"] or infer_direction(v["metric_name"])
         if v["direction"] not in DIRECTIONS:
-            raise InvalidValueError(f"cannot tell whether {v['metric_name']!r} is better high or low; "
+            given = v["direction"]
+            raise InvalidValueError(f"direction {given!r} is not max or min" if given else
+                                    f"cannot tell whether {v['metric_name']!r} is better high or low; "
                                     f"add \"direction\": \"max\" or \"min\"")
         curves = [self._curve_point(i, p) for i, p in enumerate(v.pop("curves") or [])]
         if v["status"] == "finished" and v["final_metric"] is None:
