@@ -251,6 +251,16 @@ def test_a_user_task_starts_from_the_same_weights_and_records_its_loaders_batch_
         budget_for(task, None, 7, None)
 
 
+def test_a_user_task_in_the_current_folder_imports_without_pythonpath(tmp_path, monkeypatch):
+    (tmp_path / "here_task.py").write_text(BROKEN_TASKS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert load_data(get_task("here_task:unseeded"), None).batch_size == 8
+    finally:
+        sys.modules.pop("here_task", None)
+
+
 def test_a_surface_refuses_an_optimizer_or_batch_size_it_would_ignore():
     surface = get_task("surface/peaks")
     with pytest.raises(InvalidValueError, match="2-D surface, optimised by SGD"):

@@ -269,3 +269,4 @@ def test_cli_tune_writes_figures_and_json(tmp_path):
 def test_cli_tune_errors(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["tune", *args, "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # nothing began, so no empty --out folder is left

@@ -318,6 +318,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
 
     pick_device(job.device)  # user mistakes (device, data, output folder) surface here, not as failed trials
     task_fingerprint(job.task, job.data_root)
+    made_out = out is not None and not out.exists()
     if out is not None:
         writable_folder(out, "--out")
     task = get_task(job.task)
@@ -342,9 +343,14 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
                   "lrrec.space": space_of(planned)}
         return values | ({"lrrec.schedule": planned.schedules[0]} if len(planned.schedules) == 1 else {})
 
-    study, job, seeded, created = open_study(job, task.direction, plan, attrs)
-    if not created:
-        check_resumable(study, job.study, attrs(job))
+    try:
+        study, job, seeded, created = open_study(job, task.direction, plan, attrs)
+        if not created:
+            check_resumable(study, job.study, attrs(job))
+    except BaseException:
+        if made_out and out is not None and not any(out.iterdir()):
+            out.rmdir()  # a study that never began leaves no empty --out folder behind
+        raise
     if n_jobs <= 1:
         run_worker(job, n_trials, timeout)
     else:  # worker processes sharing the study through its storage, as on several machines

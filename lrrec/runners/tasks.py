@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -192,11 +194,13 @@ def user_task(spec: str) -> Task:
     module_name, _, func_name = spec.partition(":")
     if not module_name or not func_name:
         raise LrrecError(f"--task {spec}: give module:function, e.g. mytasks:make_task")
+    if "" not in sys.path and os.getcwd() not in sys.path:  # as `python -m` does: the user's folder imports
+        sys.path.insert(0, os.getcwd())
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except Exception as exc:  # noqa: BLE001 - missing module or name, or the module's own error: one line
         raise LrrecError(f"--task {spec}: cannot import {func_name} from {module_name} ({type(exc).__name__}: "
-                         f"{exc}); make the module importable (PYTHONPATH) and give module:function") from None
+                         f"{exc}); run from its folder or add that to PYTHONPATH, and give module:function") from None
 
     def load(root: Path | None) -> UserData:
         torch.manual_seed(0)  # the user's model starts from the same weights in every process
