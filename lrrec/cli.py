@@ -441,6 +441,10 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
                                 "module:function), not catalog --dataset/--model")
     target = _target(dataset, model, task_name, data_root)
+    if task_name and epochs is None:  # the task's own budget: evidence at other budgets weighs less
+        from lrrec.runners.tasks import get_task
+
+        epochs = get_task(task_name).budget.epochs
     rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
     if probe:
         from lrrec.runners.execute import budget_for

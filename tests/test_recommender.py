@@ -184,3 +184,23 @@ def test_cli_suggest_probe_sets_the_lr_from_the_range_test(tmp_path):
 def test_cli_suggest_probe_needs_a_task():
     result = CliRunner().invoke(cli, ["suggest", "--dataset", "cifar10", "--model", "wrn", "--probe"])
     assert result.exit_code == 1 and "--probe trains the task" in result.output
+
+
+def test_quick_trial_runs_do_not_outvote_full_length_ones(tmp_path):
+    """Two 3-epoch runs on digits/mlp (one finished, one diverged) beside the corpus's 20-epoch runs."""
+    from dataclasses import replace
+
+    from lrrec.runners.execute import run_one, task_fingerprint
+    from lrrec.runners.tasks import get_task
+    from lrrec.schedules import ScheduleConfig
+
+    store, task = open_store(tmp_path / "s.duckdb"), get_task("digits/mlp")
+    quick = replace(task.budget, epochs=3)
+    for config in (ScheduleConfig.create("cosine", lr=0.05), ScheduleConfig.create("constant", lr=5000.0)):
+        run_one(store, task, config, quick, seed=0)
+    target = task_fingerprint("digits/mlp", None)
+    unknown = suggest(store, target, top=1).suggestions[0]  # budget unknown: the quick winner scores 1 on this task
+    assert (unknown.config["name"], unknown.config["lr"]) == ("cosine", 0.05)
+    full = suggest(store, target, epochs=20, top=3).suggestions
+    assert (full[0].config["name"], full[0].config["lr"]) != ("cosine", 0.05)
+    assert all(e["weight"] <= e["similarity"] for s in full for e in s.evidence)

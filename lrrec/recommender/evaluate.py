@@ -88,7 +88,7 @@ def evaluate_task(experience: Experience, task_id: str, settings: ModelSettings)
     target = experience.tasks[task_id]
     candidates = experience.by_task[task_id]
     optimizer = candidates[0].optimizer
-    estimates = estimate(training, target, optimizer, candidates[0].batch_size, settings)
+    estimates = estimate(training, target, optimizer, candidates[0].batch_size, settings, candidates[0].epochs)
     ranked = sorted(candidates, key=lambda c: (-candidate_score(estimates, c, settings), c.config_id))
     result = TaskResult(target.name, len(candidates))
     result.regret["lrrec"] = _regret(ranked[0])

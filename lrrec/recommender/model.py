@@ -6,7 +6,9 @@ of weight): a concrete config (schedule, parameters, LR) towards its arm (the co
 its best LR on each task, less a penalty per decade between the config's LR and the arm's transferred LR),
 the arm towards its schedule, the schedule towards its family, the family towards the global mean. So a config
 no similar task ran still gets a score. An arm's transferred LR is the weighted geometric mean of the
-neighbours' best LRs for it, rescaled to the target's batch size.
+neighbours' best LRs for it, rescaled to the target's batch size. When the target's epoch budget is known,
+a run at another budget weighs less (exp(-|ln(epochs ratio)|): a third at 3x), since which schedule wins
+depends on the budget, and a quick trial run must not outvote full-length ones.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ModelSettings:
     bandwidth: float = BANDWIDTH
     shrink: float = 0.5
     lr_penalty: float = 0.1  # score lost per decade between a candidate's LR and the transferred LR
+    budget_scale: float = 1.0  # evidence at another epoch budget weighs exp(-|ln(epochs ratio)| / this)
 
 
 def optimizer_class(name: str | None) -> str:
@@ -74,12 +77,20 @@ class Estimates:
     overall: float
 
 
-def _best_by(cells: list[Cell], key) -> dict[str, Cell]:
+def budget_weight(epochs: int | None, target_epochs: int | None, scale: float) -> float:
+    """How much a run at `epochs` speaks for a target trained `target_epochs` (1 when either is unknown)."""
+    if not epochs or not target_epochs or math.isinf(scale):
+        return 1.0
+    return math.exp(-abs(math.log(epochs / target_epochs)) / scale)
+
+
+def _best_by(cells: list[Cell], key, weight) -> dict[str, Cell]:
+    """Per key, the cell at the budget closest to the target's, and of those the best scored."""
     best: dict[str, Cell] = {}
     for cell in cells:
         k = key(cell)
-        if k not in best or (cell.score, cell.n_finished, cell.config_id) > (best[k].score, best[k].n_finished,
-                                                                             best[k].config_id):
+        rank = (weight(cell), cell.score, cell.n_finished, cell.config_id)
+        if k not in best or rank > (weight(best[k]), best[k].score, best[k].n_finished, best[k].config_id):
             best[k] = cell
     return best
 
@@ -103,26 +114,30 @@ def _estimate(key: str, seen: list[tuple[str, float, Cell]], prior: float, shrin
 
 
 def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "sgd",
-             batch_size: int | None = None, settings: ModelSettings = ModelSettings()) -> Estimates:
-    """Score every config, arm, schedule and family of `experience` for `target`."""
+             batch_size: int | None = None, settings: ModelSettings = ModelSettings(),
+             epochs: int | None = None) -> Estimates:
+    """Score every config, arm, schedule and family of `experience` for `target` (trained `epochs`, if known)."""
     weights = {tid: similarity(target, experience.tasks[tid], settings.bandwidth) for tid in experience.by_task}
     per_family: dict[str, list[tuple[float, float]]] = defaultdict(list)
     per_schedule: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     per_arm: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     per_config: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     family_of: dict[str, str] = {}
+    def fit(cell: Cell) -> float:
+        return budget_weight(cell.epochs, epochs, settings.budget_scale)
+
     for tid, cells in experience.by_task.items():
         w = weights[tid]
-        for fam, cell in _best_by(cells, lambda c: c.family).items():
-            per_family[fam].append((w, cell.score))
-        for name, cell in _best_by(cells, lambda c: c.schedule).items():
-            per_schedule[name].append((tid, w, cell))
+        for fam, cell in _best_by(cells, lambda c: c.family, fit).items():
+            per_family[fam].append((w * fit(cell), cell.score))
+        for name, cell in _best_by(cells, lambda c: c.schedule, fit).items():
+            per_schedule[name].append((tid, w * fit(cell), cell))
             family_of[name] = cell.family
-        for arm, cell in _best_by(cells, lambda c: c.arm).items():
-            per_arm[arm].append((tid, w, cell))
+        for arm, cell in _best_by(cells, lambda c: c.arm, fit).items():
+            per_arm[arm].append((tid, w * fit(cell), cell))
         same_optimizer = [c for c in cells if optimizer_class(c.optimizer) == optimizer_class(optimizer)]
-        for config_id, cell in _best_by(same_optimizer, lambda c: c.config_id).items():
-            per_config[config_id].append((tid, w, cell))  # an LR means something only for its optimizer
+        for config_id, cell in _best_by(same_optimizer, lambda c: c.config_id, fit).items():
+            per_config[config_id].append((tid, w * fit(cell), cell))  # an LR means something only for its optimizer
     scores = [s for values in per_family.values() for _, s in values]
     overall = sum(scores) / len(scores) if scores else 0.5
     families = {f: _pool(v, overall, settings.shrink) for f, v in per_family.items()}

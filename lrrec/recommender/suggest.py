@@ -65,7 +65,7 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     `only` restricts the suggestions to some schedules (with one schedule: its top configs, not one per schedule).
     """
     experience = experience or load_experience(store)
-    estimates = estimate(experience, target, optimizer, batch_size, settings)
+    estimates = estimate(experience, target, optimizer, batch_size, settings, epochs)
     nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:5]
     nearest_rows = [{"task": experience.tasks[tid].name, "similarity": round(w, 4),
                      "cells": len(experience.by_task[tid])} for w, tid in nearest]
@@ -132,7 +132,8 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
     if following is not None:
         spread = math.hypot(est.se, following.se)
         p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
-    evidence = [{"task": experience.tasks[tid].name, "similarity": round(w, 4), "metric_name": c.metric_name,
+    evidence = [{"task": experience.tasks[tid].name, "similarity": round(estimates.weights[tid], 4),
+                 "weight": round(w, 4), "metric_name": c.metric_name,
                  "metric": c.metric, "score": round(c.score, 4), "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size,
                  "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
                  "runs": run_ids(store, c)}
