@@ -84,9 +84,9 @@ def catalog_fingerprint(dataset: str, model: str) -> TaskFingerprint:
     """The fingerprint of a named dataset + model, from catalog facts alone."""
     ds_key, model_key = canonical(dataset), canonical(model)
     if ds_key not in DATASETS:
-        raise unknown_name("dataset", dataset, DATASETS)
+        raise unknown_name("dataset", dataset, [*DATASETS, *(a for a, key in ALIASES.items() if key in DATASETS)])
     if model_key not in MODELS and model_key != "mlp":
-        raise unknown_name("model", model, [*MODELS, "mlp"])
+        raise unknown_name("model", model, [*MODELS, "mlp", *(a for a, key in ALIASES.items() if key in MODELS)])
     ds = DATASETS[ds_key]
     numel = 1
     for n in ds.input_shape:

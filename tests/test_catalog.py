@@ -45,3 +45,5 @@ def test_unknown_names_list_the_choices():
         catalog_fingerprint("cifar1000", "wrn")
     with pytest.raises(UnknownNameError, match="unknown model 'vgg'"):
         catalog_fingerprint("cifar10", "vgg")
+    with pytest.raises(UnknownNameError, match="unknown model 'wrm'. Did you mean wrn"):  # aliases count too
+        catalog_fingerprint("cifar100", "wrm")
