@@ -111,7 +111,9 @@ def schedules_plot(names: tuple[str, ...], settings: tuple[str, ...], steps: int
     used: set[str] = set()
     for name in names:
         base = ScheduleConfig.create(name)
-        accepted = {k: v for k, v in wanted.items() if k in base.flat()}
+        warmed = "warmup" in wanted or base.spec.includes_warmup  # warmup_frac shapes only a warmup that exists
+        accepted = {k: v for k, v in wanted.items()
+                    if k in base.flat() and (warmed or k not in ("warmup_frac", "warmup_start_factor"))}
         used.update(accepted)
         configs.append(base.with_settings(accepted))
     unused = set(wanted) - used

@@ -15,15 +15,30 @@ class _UsageMistake(click.ClickException):
     exit_code = 2  # a malformed command line, as click reports it, in one line
 
 
+_HELP_REQUEST = getattr(click.exceptions, "NoArgsIsHelpError", ())  # a bare group prints its help: not a mistake
+
+
 class LrrecGroup(click.Group):
     """A click group that reports library errors and malformed options as one line instead of a traceback
     or click's usage block."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _HELP_REQUEST:
+            raise
+        except click.UsageError as exc:  # the group's own options (`lrrec --bogus`)
+            path = f"{parent.command_path} {info_name}" if parent else info_name
+            raise _UsageMistake(f"{exc.format_message()} (see {path} --help)") from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LrrecError as exc:
             raise click.ClickException(str(exc)) from None
+        except _HELP_REQUEST:
+            raise
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else ctx.command_path
             raise _UsageMistake(f"{exc.format_message()} (see {command} --help)") from None

@@ -99,6 +99,8 @@ def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
     (["run", "--task", "wine/mlp", "--schedule", "cosine", "--optimizer", "adam", "--momentum", "0.5"],
      "--momentum applies to SGD"),
     (["run", "--task", "surface/peaks", "--schedule", "constant", "--optimizer", "adam"], "is a 2-D surface"),
+    (["sweep", "--tasks", "wine/mlp,surface/peaks", "--schedules", "cosine", "--batch-size", "16"],
+     "surface/peaks is a 2-D surface"),  # found before wine/mlp trains
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, args, message):
     result = invoke(*args, "--store", str(tmp_path / "s.duckdb"))
@@ -128,8 +130,16 @@ def test_tasks_list_json():
 @pytest.mark.parametrize("args, message", [
     (["run", "--task", "wine/mlp", "--schedule", "cosine", "--epochs", "0"], "'--epochs': 0 is not in the range"),
     (["nosuch"], "No such command 'nosuch'"),
+    (["--bogus"], "No such option '--bogus'"),
+    (["store", "--bogus"], "No such option '--bogus'. (see cli store --help)"),
     (["store", "export"], "Missing argument 'OUT'. (see cli store export --help)"),  # CliRunner names it cli
 ])
 def test_a_malformed_command_line_is_one_line_and_exit_2(args, message):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [[], ["store"]])
+def test_a_bare_group_still_prints_its_help(args):
+    result = CliRunner().invoke(cli, args)
+    assert "Usage:" in result.output and "Commands:" in result.output

@@ -51,6 +51,8 @@ def test_plot_writes_a_png(tmp_path):
     result = invoke("schedules", "plot", "cosine", "sgdr", "wsd", "--set", "min_lr_ratio=0.05", "--out", str(out))
     assert result.exit_code == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mixed = invoke("schedules", "plot", "cosine", "warmup_cosine", "--set", "warmup_frac=0.2", "--out", str(out))
+    assert mixed.exit_code == 0, mixed.output  # the warmup length applies to the schedule that has a warmup
     (tmp_path / "plain").write_text("")  # a file made the usual way: the figure gets the same permissions
     assert out.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
 

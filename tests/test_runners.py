@@ -206,6 +206,24 @@ BROKEN_TASKS = textwrap.dedent("""
 
     def wrong_width():
         return _task((x[:, 0] > 0).long(), model=torch.nn.Linear(3, 2))
+
+    def int32_labels():
+        return _task((x[:, 0] > 0).int())
+
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(5, 2)
+
+        def forward(self, inputs):
+            return self.linear(inputs), None
+
+    def tuple_output():
+        return _task((x[:, 0] > 0).long(), model=Pair())
+
+    def bad_val():
+        task = _task((x[:, 0] > 0).long())
+        return {**task, "val_loader": [1, 2]}
 """)
 
 
@@ -223,11 +241,14 @@ def broken_tasks(tmp_path, monkeypatch):
     (":make", "give module:function"),
     ("syntax_error:make", "cannot import make from syntax_error (SyntaxError"),
     ("broken_tasks:empty", "train_loader yields no batch"),
-    ("broken_tasks:label_too_big", "labels run from 7 to 7 but the model scores 2 classes"),
-    ("broken_tasks:regression", "labels must be a 1-D integer tensor of class indices"),
+    ("broken_tasks:label_too_big", "train_loader's labels run from 7 to 7 but the model scores 2 classes"),
+    ("broken_tasks:regression", "labels must be a non-empty 1-D int64 (torch.long) tensor of class indices"),
+    ("broken_tasks:int32_labels", "labels must be a non-empty 1-D int64"),
+    ("broken_tasks:tuple_output", "must return one tensor of (batch, classes) scores"),
+    ("broken_tasks:bad_val", "val_loader must yield (inputs, labels) pairs"),
     ("broken_tasks:one_output", "at least 2 classes"),
     ("broken_tasks:dict_batches", "must yield (inputs, labels) pairs of tensors, got a dict"),
-    ("broken_tasks:wrong_width", "the model fails on the first batch (RuntimeError"),
+    ("broken_tasks:wrong_width", "the model fails on the first batch of train_loader (RuntimeError"),
 ])
 def test_a_broken_user_task_is_a_one_line_error_and_records_nothing(broken_tasks, spec, message):
     store = broken_tasks / "s.duckdb"

@@ -71,7 +71,8 @@ def test_export_takes_its_format_from_the_file_name(tmp_path):
     assert run("store", "export", str(tmp_path / "runs.csv"), "--store", db).exit_code == 0
     assert (tmp_path / "runs.csv").read_text().startswith("run_id,task,")
     for args, message in (([str(tmp_path / "runs.jsonl"), "--format", "csv"], "names jsonl but --format is csv"),
-                          ([str(tmp_path / "runs.txt")], "cannot tell the export format of runs.txt")):
+                          ([str(tmp_path / "runs.txt")], "runs.txt: end the file name in .parquet, .csv or .jsonl"),
+                          ([str(tmp_path / "runs.json"), "--format", "jsonl"], "runs.json: end the file name in")):
         result = run("store", "export", *args, "--store", db)
         assert result.exit_code == 1 and message in result.output
         assert not (tmp_path / Path(args[0]).name).exists()

@@ -220,7 +220,8 @@ def test_seeds_beyond_the_trials_run_first_when_the_study_is_resumed(tmp_path):
 
 def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):
     common = ["tune", "--schedule", "cosine", "--n-trials", "1", "--seed-top", "0", "--no-probe", "--study", "s",
-              "--storage", str(tmp_path / "s.journal"), "--store", str(tmp_path / "s.duckdb")]
+              "--storage", str(tmp_path / "s.journal"), "--store", str(tmp_path / "s.duckdb"), "--out",
+              str(tmp_path / "out")]
     first = CliRunner().invoke(cli, [*common, "--task", "wine/mlp", "--epochs", "1"])
     assert first.exit_code == 0, first.output
     for other, text in ((["--task", "wine/mlp", "--epochs", "2"], "was tuned with epochs 1, not 2;"),
@@ -265,6 +266,7 @@ def test_cli_tune_writes_figures_and_json(tmp_path):
     (["--task", "wine/mlp", "--n-trials", "2", "--storage", "study.txt"], "journal file ending in"),
     (["--task", "wine/mlp", "--n-trials", "2", "--storage", "bogus://x"], "cannot open it"),
     (["--task", "wine/mlp", "--n-trials", "2", "--device", "cuda:3"], "no such CUDA device"),
+    (["--task", "wine/mlp", "--n-trials", "2", "--optimizer", "adam", "--momentum", "0.9"], "--momentum applies"),
 ])
 def test_cli_tune_errors(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["tune", *args, "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")])

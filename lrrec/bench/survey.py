@@ -224,11 +224,11 @@ def protocol(store: Any, task_name: str, *, trials: int, seeds: int = 3, epochs:
              target: float | None = None, target_fraction: float = TARGET_FRACTION, data_root: str | None = None,
              device: str | None = None, on_run: RunCallback | None = None) -> ProtocolResult:
     """Random search over each family's initial LR (seed 0), then the best LR with seeds 0..`seeds`-1."""
-    from lrrec.runners.execute import run_one
+    from lrrec.runners.execute import budget_for, run_one
 
     check_settings(trials, seeds, epochs, target_fraction)
     task = resolve_tasks([task_name], data_root)[0]
-    budget = replace(task.budget, epochs=epochs) if epochs else task.budget
+    budget = budget_for(task, epochs or None, None, None)  # a user task's batch size is its loader's
     low, high = LR_RANGES["surface" if task.kind == "surface" else "classification"]
     rng = np.random.default_rng(SEARCH_SEED)
 

@@ -142,7 +142,7 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
                       _expected_metric(est, experience, target), confidence,
                       None if p_next is None else round(p_next, 3), evidence,
                       _adjustments(est, estimates.arms[nearest_cell.arm], config, target, optimizer, batch_size,
-                                   epochs))
+                                   epochs, estimates.weights))
 
 
 def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerprint) -> dict[str, Any] | None:
@@ -162,12 +162,15 @@ def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerpr
 
 
 def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: TaskFingerprint, optimizer: str,
-                 batch_size: int | None, epochs: int | None) -> list[str]:
+                 batch_size: int | None, epochs: int | None, similarity: dict[str, float]) -> list[str]:
     if est is arm:  # no config ran with this optimizer: the arm's transferred LR, already batch-rescaled
         notes = [f"lr {config.lr:g}: {arm.lr_basis}"]
     else:
-        similar = sum(1 for _, w, _ in est.evidence if w >= MIN_SIMILARITY)
+        similar = sum(1 for tid, _, _ in est.evidence if similarity[tid] >= MIN_SIMILARITY)
+        other_budget = [c for _, _, c in est.evidence if epochs and c.epochs and c.epochs != epochs]
         where = f"{similar} similar task(s)" if similar else f"{len(est.evidence)} task(s), none of them similar"
+        if other_budget:
+            where += f" ({len(other_budget)} of {len(est.evidence)} at another epoch budget, weighted down)"
         ran = est.evidence[0][2].lr
         at = f" ({ran:g})" if f"{ran:.3g}" != f"{config.lr:.3g}" else ""  # rescaled to the target's batch below
         notes = [f"lr {config.lr:g}: the LR this config ran at{at} on {where}"

@@ -174,6 +174,8 @@ def check_resumable(study: Any, name: str, wanted: dict[str, Any]) -> None:
     recorded = study.user_attrs
     old = {"task": recorded.get("lrrec.task", {}).get("name"), **recorded.get("lrrec.budget", {})}
     new = {"task": wanted["lrrec.task"]["name"], **wanted["lrrec.budget"]}
+    if ":" in str(new["task"]):  # a user task's loader sets its batch size (older lrrec recorded 1 there)
+        old.pop("batch_size", None)
     differ = [k for k in new if old.get(k) is not None and json.dumps(old[k], sort_keys=True) !=
               json.dumps(new[k], sort_keys=True)]  # attributes a study from an older lrrec lacks are not compared
     if differ:
@@ -318,11 +320,11 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
 
     pick_device(job.device)  # user mistakes (device, data, output folder) surface here, not as failed trials
     task_fingerprint(job.task, job.data_root)
+    task = get_task(job.task)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     made_out = out is not None and not out.exists()
     if out is not None:
         writable_folder(out, "--out")
-    task = get_task(job.task)
-    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     probed: dict[str, Any] = {}
 
     def range_test() -> float | None:

@@ -74,7 +74,7 @@ def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int
         if len(sample[0][1]) < budget.batch_size:  # the set is smaller than one batch: every batch is all of it
             raise InvalidValueError(f"--batch-size {budget.batch_size} exceeds the {len(sample[0][1])} training "
                                     f"samples, so every batch is the whole set and has no gradient noise to "
-                                    f"measure; lower --batch-size")
+                                    f"measure; lower the batch size")
         grads = [_flat(torch.autograd.grad(_loss(model, x, y), params)) for x, y in sample]
         small_sq = torch.stack([g.square().sum() for g in grads]).mean().item()
         mean = torch.stack(grads).mean(0)

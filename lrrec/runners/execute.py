@@ -139,9 +139,9 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
         base = ScheduleConfig.create(name)
         configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
     configs = list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
+    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum) for task in tasks]  # all, before training
     results, skipped = [], 0
-    for task in tasks:
-        budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    for task, budget in zip(tasks, budgets):
         fingerprint = task_fingerprint(task.name, data_root)
         unsupported = supports_population(task, budget) if population else None
         if unsupported:

@@ -137,32 +137,50 @@ def _load_cached(task: Task, data_root: str | None) -> Any:
 
 
 def _check_first_batch(spec: str, data: UserData) -> int:
-    """Check that the train loader yields (inputs, class labels) the model can score; returns the batch size."""
+    """Check that both loaders yield (inputs, class labels) the model can score; returns the train batch size."""
+    batch_size = 0
+    for name in ("train_loader", "val_loader"):
+        x, y = _first_batch(spec, name, getattr(data, name))
+        _check_scores(spec, name, data.model, x, y)
+        batch_size = batch_size or int(getattr(data.train_loader, "batch_size", None) or len(y))
+    return batch_size
+
+
+def _first_batch(spec: str, name: str, loader: Any) -> tuple[torch.Tensor, torch.Tensor]:
     try:
-        batch = next(iter(data.train_loader))
+        batch = next(iter(loader))
     except StopIteration:
-        raise LrrecError(f"--task {spec}: train_loader yields no batch; check its dataset and batch size") from None
+        raise LrrecError(f"--task {spec}: {name} yields no batch; check its dataset and batch size") from None
     except Exception as exc:  # noqa: BLE001 - the user's loader: report it in one line
-        raise LrrecError(f"--task {spec}: iterating train_loader raised {type(exc).__name__}: {exc}") from None
+        raise LrrecError(f"--task {spec}: iterating {name} raised {type(exc).__name__}: {exc}") from None
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and all(torch.is_tensor(t) for t in batch)):
-        raise LrrecError(f"--task {spec}: train_loader must yield (inputs, labels) pairs of tensors, got a "
+        raise LrrecError(f"--task {spec}: {name} must yield (inputs, labels) pairs of tensors, got a "
                          f"{type(batch).__name__}")
     x, y = batch
-    if y.dtype.is_floating_point or y.dtype == torch.bool or y.dim() != 1 or len(y) != len(x):
-        raise LrrecError(f"--task {spec}: labels must be a 1-D integer tensor of class indices, one per input "
-                         f"(got {y.dtype} of shape {tuple(y.shape)}); lrrec trains classifiers with cross-entropy")
+    if y.dtype != torch.long or y.dim() != 1 or len(y) != len(x) or len(y) == 0:
+        raise LrrecError(f"--task {spec}: {name}'s labels must be a non-empty 1-D int64 (torch.long) tensor of class "
+                         f"indices, one per input (got {y.dtype} of shape {tuple(y.shape)}); lrrec trains "
+                         f"classifiers with cross-entropy")
+    return x, y
+
+
+def _check_scores(spec: str, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Run a copy of the model on the batch (on the model's device) and check its class scores."""
+    weights = next(iter(model.parameters()), None)
+    device = weights.device if weights is not None else x.device
     try:
         with torch.no_grad():
-            logits = copy.deepcopy(data.model).eval()(x[:2])
+            logits = copy.deepcopy(model).eval()(x.to(device))
     except Exception as exc:  # noqa: BLE001 - the user's model: report it in one line
-        raise LrrecError(f"--task {spec}: the model fails on the first batch ({type(exc).__name__}: {exc})") from None
-    if logits.dim() != 2 or logits.shape[1] < 2:
-        raise LrrecError(f"--task {spec}: the model must return (batch, classes) scores with at least 2 classes, "
-                         f"got shape {tuple(logits.shape)}")
+        raise LrrecError(f"--task {spec}: the model fails on the first batch of {name} ({type(exc).__name__}: "
+                         f"{exc})") from None
+    if not torch.is_tensor(logits) or logits.dim() != 2 or logits.shape[1] < 2:
+        shape = tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__
+        raise LrrecError(f"--task {spec}: the model must return one tensor of (batch, classes) scores with at least "
+                         f"2 classes, got {shape}")
     if int(y.min()) < 0 or int(y.max()) >= logits.shape[1]:
-        raise LrrecError(f"--task {spec}: labels run from {int(y.min())} to {int(y.max())} but the model scores "
-                         f"{logits.shape[1]} classes (0 to {logits.shape[1] - 1})")
-    return int(getattr(data.train_loader, "batch_size", None) or len(y))
+        raise LrrecError(f"--task {spec}: {name}'s labels run from {int(y.min())} to {int(y.max())} but the model "
+                         f"scores {logits.shape[1]} classes (0 to {logits.shape[1] - 1})")
 
 
 def get_task(name: str) -> Task:

@@ -173,10 +173,10 @@ class Store:
         """
         named = TABLE_SUFFIXES.get(Path(out).suffix.lower())
         fmt = fmt or named
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidValueError(f"cannot tell the export format of {Path(out).name}; end it in .parquet, .csv "
-                                    f"or .jsonl, or pass --format")
-        if named is not None and named != fmt:
+        if named is None or fmt not in EXPORT_FORMATS:  # ingest reads a file by its suffix
+            raise InvalidValueError(f"{Path(out).name}: end the file name in .parquet, .csv or .jsonl, so that "
+                                    f"`lrrec ingest` reads it back")
+        if named != fmt:
             raise InvalidValueError(f"{Path(out).name} names {named} but --format is {fmt}; make them agree so "
                                     f"`lrrec ingest` can read it back")
         option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
