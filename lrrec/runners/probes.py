@@ -20,7 +20,6 @@ from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     batch_generator,
-    batches,
     build_optimizer,
     endless_batches,
     for_device,
