@@ -233,7 +233,7 @@ def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):
 
 
 def test_ctrl_c_ends_the_trial_quietly_and_stops_the_worker(tmp_path, monkeypatch, capfd):
-    import lrrec.runners.execute as execute
+    from lrrec.runners import execute
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -101,8 +101,8 @@ def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Rec
         if lr is None:
             suggestion.adjustments.insert(0, f"LR range test inconclusive ({note}); lr {config.lr:g} kept")
             continue
-        suggestion.adjustments = [f"lr {lr:.3g}: steepest descent of an LR range test on this task, at its batch "
-                                  f"size ({basis}: {config.lr:g})"] + [
+        suggestion.adjustments = [(f"lr {lr:.3g}: steepest descent of an LR range test on this task, at its "
+                                   f"batch size ({basis}: {config.lr:g})")] + [
             n for n in suggestion.adjustments if not n.startswith(_LR_NOTES)]  # the measured LR replaces them
         suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
     return rec
