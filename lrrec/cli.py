@@ -443,17 +443,17 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
                                 "module:function), not catalog --dataset/--model")
     target = _target(dataset, model, task_name, data_root)
-    if task_name and epochs is None:  # the task's own budget: evidence at other budgets weighs less
-        from lrrec.runners.tasks import get_task
-
-        epochs = get_task(task_name).budget.epochs
-    rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
-    if probe:
-        from lrrec.runners.execute import budget_for
-        from lrrec.runners.probes import lr_range_test
+    task = None
+    if task_name:  # measured above, so the runners are loaded already
         from lrrec.runners.tasks import get_task
 
         task = get_task(task_name)
+        epochs = epochs or task.budget.epochs  # the task's own budget: evidence at other budgets weighs less
+    rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
+    if probe and task is not None:
+        from lrrec.runners.execute import budget_for
+        from lrrec.runners.probes import lr_range_test
+
         result = lr_range_test(task, budget_for(task, epochs, batch_size, optimizer, None), data_root=data_root)
         rec = with_probed_lr(rec, result.steepest_lr, result.note)
     if as_json:
@@ -547,9 +547,9 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @_budget_options
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
-                 probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None, epochs: int | None,
-                 batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
-                 data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                 probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None,
+                 epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
+                 device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
     from pathlib import Path
 

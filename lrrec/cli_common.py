@@ -15,6 +15,10 @@ class _UsageMistake(click.ClickException):
     exit_code = 2  # a malformed command line, as click reports it, in one line
 
 
+def _usage_mistake(exc: click.UsageError, command: str) -> _UsageMistake:
+    return _UsageMistake(f"{exc.format_message()} (see {command} --help)")
+
+
 _HELP_REQUEST = getattr(click.exceptions, "NoArgsIsHelpError", ())  # a bare group prints its help: not a mistake
 
 
@@ -29,8 +33,7 @@ class LrrecGroup(click.Group):
         except _HELP_REQUEST:
             raise
         except click.UsageError as exc:  # the group's own options (`lrrec --bogus`)
-            path = f"{parent.command_path} {info_name}" if parent else info_name
-            raise _UsageMistake(f"{exc.format_message()} (see {path} --help)") from None
+            raise _usage_mistake(exc, f"{parent.command_path} {info_name}" if parent else str(info_name)) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,8 +43,7 @@ class LrrecGroup(click.Group):
         except _HELP_REQUEST:
             raise
         except click.UsageError as exc:
-            command = exc.ctx.command_path if exc.ctx else ctx.command_path
-            raise _UsageMistake(f"{exc.format_message()} (see {command} --help)") from None
+            raise _usage_mistake(exc, exc.ctx.command_path if exc.ctx else ctx.command_path) from None
 
 
 def emit_json(data: Any) -> None:

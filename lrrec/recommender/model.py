@@ -123,6 +123,7 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
     per_arm: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     per_config: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
     family_of: dict[str, str] = {}
+
     def fit(cell: Cell) -> float:
         return budget_weight(cell.epochs, epochs, settings.budget_scale)
 

@@ -133,9 +133,8 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
         spread = math.hypot(est.se, following.se)
         p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
     evidence = [{"task": experience.tasks[tid].name, "similarity": round(estimates.weights[tid], 4),
-                 "weight": round(w, 4), "metric_name": c.metric_name,
-                 "metric": c.metric, "score": round(c.score, 4), "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size,
-                 "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
+                 "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric, "score": round(c.score, 4),
+                 "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size, "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
                  "runs": run_ids(store, c)}
                 for tid, w, c in est.evidence[:3]]
     return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),

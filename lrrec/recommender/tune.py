@@ -171,10 +171,12 @@ def open_study(job: TuneJob, direction: str, plan: Callable[[], tuple[TuneJob, l
 
 def check_resumable(study: Any, name: str, wanted: dict[str, Any]) -> None:
     """Refuse to resume a study for another task or training budget (its trials would not be comparable)."""
+    from lrrec.runners.tasks import is_user_task
+
     recorded = study.user_attrs
     old = {"task": recorded.get("lrrec.task", {}).get("name"), **recorded.get("lrrec.budget", {})}
     new = {"task": wanted["lrrec.task"]["name"], **wanted["lrrec.budget"]}
-    if ":" in str(new["task"]):  # a user task's loader sets its batch size (older lrrec recorded 1 there)
+    if is_user_task(str(new["task"])):  # a user task's loader sets its batch size (older lrrec recorded 1 there)
         old.pop("batch_size", None)
     differ = [k for k in new if old.get(k) is not None and json.dumps(old[k], sort_keys=True) !=
               json.dumps(new[k], sort_keys=True)]  # attributes a study from an older lrrec lacks are not compared

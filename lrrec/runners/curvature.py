@@ -7,8 +7,8 @@ From K minibatch gradients g_i and their mean (a batch of K*B):
 - eps_max = |G|^2 / (G^T H G), the best plain-SGD step along the gradient, with H G a Hessian-vector product;
 - eps_opt(B) = eps_max / (1 + B_simple / B), the best step at batch B; SGD with momentum beta takes the same
   effective step at LR eps_opt * (1 - beta);
-- lambda_max, the top Hessian eigenvalue by power iteration (to about 1%); heavy-ball SGD is stable on the quadratic model
-  only below LR 2 (1 + beta) / lambda_max.
+- lambda_max, the top Hessian eigenvalue by power iteration (to about 1%); heavy-ball SGD is stable on the
+  quadratic model only below LR 2 (1 + beta) / lambda_max.
 """
 
 from __future__ import annotations

@@ -196,6 +196,11 @@ def _channel_stats(normalize: tuple[tuple[float, ...], tuple[float, ...]],
     return tuple(torch.tensor(v, device=device).view(1, -1, 1, 1) for v in normalize)  # type: ignore[return-value]
 
 
+def generator_device(generator: torch.Generator | None) -> torch.device:
+    """Where `generator` draws (the default generator, for None, draws on the CPU)."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None, pad: int = 4) -> torch.Tensor:
     """Random crop with zero padding and random horizontal flip, vectorised over the batch (on its device).
 
@@ -204,7 +209,7 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None, pad: in
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     dev = x.device
-    rng = generator.device if generator is not None else torch.device("cpu")
+    rng = generator_device(generator)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=rng).to(dev)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=rng).to(dev)
     flip = (torch.rand(n, generator=generator, device=rng) < 0.5).to(dev)

@@ -173,14 +173,15 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
     """
     changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
                                  ("momentum", momentum)) if v is not None}
-    if momentum is not None and changes.get("optimizer", task.budget.optimizer) != "sgd":
-        raise InvalidValueError(f"--momentum applies to SGD; {changes.get('optimizer', task.budget.optimizer)} "
-                                f"keeps its own moment estimates, so leave --momentum out")
-    if is_user_task(task):
+    chosen = changes.get("optimizer", task.budget.optimizer)
+    if momentum is not None and chosen != "sgd":
+        raise InvalidValueError(f"--momentum applies to SGD; {chosen} keeps its own moment estimates, so leave "
+                                f"--momentum out")
+    if is_user_task(task.name):
         if batch_size is not None:
             raise InvalidValueError(f"--batch-size: {task.name}'s train_loader sets its batch size; change it there")
         changes["batch_size"] = load_data(task, None).batch_size
-    if task.kind == "surface" and (changes.get("optimizer", "sgd") != "sgd" or "batch_size" in changes):
+    if task.kind == "surface" and (chosen != "sgd" or "batch_size" in changes):
         raise InvalidValueError(f"{task.name} is a 2-D surface, optimised by SGD (with --momentum) on one point; "
                                 f"leave out --optimizer and --batch-size")
     return replace(task.budget, **changes)

@@ -38,7 +38,7 @@ from lrrec.schedules.torch_adapter import make_scheduler
 
 def supports_population(task: Task, budget: Budget) -> str | None:
     """None when the task can train as a population, else the reason it cannot."""
-    if task.kind != "classification" or task.needs_data_root or is_user_task(task):
+    if task.kind != "classification" or task.needs_data_root or is_user_task(task.name):
         return f"{task.name} is not a small built-in classification task"
     if budget.optimizer != "sgd":
         return "population mode implements SGD only"

@@ -138,12 +138,13 @@ def _load_cached(task: Task, data_root: str | None) -> Any:
 
 def _check_first_batch(spec: str, data: UserData) -> int:
     """Check that both loaders yield (inputs, class labels) the model can score; returns the train batch size."""
-    batch_size = 0
+    scorer = copy.deepcopy(data.model).eval()  # the user's model keeps its mode and state
+    sizes = {}
     for name in ("train_loader", "val_loader"):
         x, y = _first_batch(spec, name, getattr(data, name))
-        _check_scores(spec, name, data.model, x, y)
-        batch_size = batch_size or int(getattr(data.train_loader, "batch_size", None) or len(y))
-    return batch_size
+        _check_scores(spec, name, scorer, x, y)
+        sizes[name] = len(y)
+    return int(getattr(data.train_loader, "batch_size", None) or sizes["train_loader"])
 
 
 def _first_batch(spec: str, name: str, loader: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,12 +166,12 @@ def _first_batch(spec: str, name: str, loader: Any) -> tuple[torch.Tensor, torch
 
 
 def _check_scores(spec: str, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Run a copy of the model on the batch (on the model's device) and check its class scores."""
+    """Run the model on the batch (on the model's device) and check its class scores."""
     weights = next(iter(model.parameters()), None)
     device = weights.device if weights is not None else x.device
     try:
         with torch.no_grad():
-            logits = copy.deepcopy(model).eval()(x.to(device))
+            logits = model(x.to(device))
     except Exception as exc:  # noqa: BLE001 - the user's model: report it in one line
         raise LrrecError(f"--task {spec}: the model fails on the first batch of {name} ({type(exc).__name__}: "
                          f"{exc})") from None
@@ -185,7 +186,7 @@ def _check_scores(spec: str, name: str, model: nn.Module, x: torch.Tensor, y: to
 
 def get_task(name: str) -> Task:
     """A built-in task by name (e.g. "digits/mlp"), or a user task "module:function"."""
-    if ":" in name:
+    if is_user_task(name):
         return user_task(name)
     if name not in TASKS:
         raise unknown_name("task", name, TASKS)
@@ -203,8 +204,9 @@ class UserData:
     batch_size: int | None = None  # the train loader's, read when the task is loaded
 
 
-def is_user_task(task: Task) -> bool:
-    return ":" in task.name
+def is_user_task(name: str) -> bool:
+    """Whether a task name is a user task ("module:function") rather than a built-in one."""
+    return ":" in name
 
 
 def user_task(spec: str) -> Task:

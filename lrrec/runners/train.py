@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lrrec.errors import LrrecError
-from lrrec.runners.data import FolderData, TensorData, prepare_batch
+from lrrec.runners.data import FolderData, TensorData, generator_device, prepare_batch
 from lrrec.runners.surfaces import Surface
 from lrrec.runners.tasks import Budget, Task, UserData, load_data
 from lrrec.schedules.config import ScheduleConfig
@@ -137,8 +137,7 @@ def batches(data: Data, batch_size: int, dev: torch.device, generator: torch.Gen
     x_all, y_all = (data.x_train, data.y_train) if train else (data.x_val, data.y_val)
     n = len(x_all)
     if train:
-        where = generator.device if generator is not None else torch.device("cpu")
-        order = torch.randperm(n, generator=generator, device=where).to(x_all.device)
+        order = torch.randperm(n, generator=generator, device=generator_device(generator)).to(x_all.device)
     else:
         order = torch.arange(n, device=x_all.device)
     for start in range(0, n, batch_size):

@@ -14,8 +14,8 @@ from lrrec.store.store import Store
 from lrrec.store.tabular import read_csv, read_jsonl, read_parquet
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
-_SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna", ".log": "optuna",
-             ".journal": "optuna"}
+_SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna",
+             ".log": "optuna", ".journal": "optuna"}
 _SHOWN_PROBLEMS = 20
 
 
