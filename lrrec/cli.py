@@ -348,6 +348,28 @@ def store_info(store_path: str | None, as_json: bool) -> None:
             click.echo(f"  {count:>8}  {name}")
 
 
+@store.command("check")
+@store_option
+@json_option
+def store_check(store_path: str | None, as_json: bool) -> None:
+    """Read every row of the store and cross-check runs, tasks, configs and curves; exit 1 on damage."""
+    from lrrec.store.check import check_store
+    from lrrec.store.store import chosen_store_path
+
+    result = check_store(chosen_store_path(store_path))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(f"{result.path}: " + ", ".join(f"{n} {table}" for table, n in result.rows.items())
+                   + f"; {result.runs_with_curves} runs with curves")
+        for problem in result.problems:
+            click.echo(f"problem: {problem}")
+        click.echo("ok" if result.ok else f"damaged: {len(result.problems)} problem(s); restore the store from a "
+                                          f"backup, or move it aside and lrrec starts a new one")
+    if not result.ok:
+        raise SystemExit(1)
+
+
 @store.command("export")
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,

@@ -19,6 +19,7 @@ TASK_KINDS = ("classification", "regression", "surface")
 _INT_FEATURES = ("n_train", "n_classes", "input_numel", "n_params", "depth")
 _FLOAT_FEATURES = ("class_balance", "forward_flops")
 _BOOL_FEATURES = ("has_norm", "has_residual")
+_INT64_MAX = 2**63 - 1  # the store keeps whole numbers as BIGINT
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class TaskFingerprint:
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise InvalidValueError(f"task {key} must be a non-negative integer, got {value!r}")
+            if value is not None and value > _INT64_MAX:
+                raise InvalidValueError(f"task {key} must be at most {_INT64_MAX} (a 64-bit integer), got {value}")
         for key in _FLOAT_FEATURES:
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -68,6 +71,8 @@ class TaskFingerprint:
         if shape is not None and (not isinstance(shape, list) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
             raise InvalidValueError(f"task input_shape must be a list of positive integers, got {shape!r}")
+        if self.data_hash is not None and not isinstance(self.data_hash, str):
+            raise InvalidValueError(f"task data_hash must be text, got {self.data_hash!r}")
         if not isinstance(self.extra, dict):
             raise InvalidValueError(f"task extra must be an object, got {self.extra!r}")
 

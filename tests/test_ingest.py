@@ -9,7 +9,6 @@ import pytest
 from lrrec.errors import IngestError, InvalidValueError
 from lrrec.store import ingest, open_store
 
-DEEPOBS = Path(__file__).resolve().parents[2] / "shared" / "data" / "deepobs_sample"
 ROWS = [  # the README's hand-written example
     {"task": "cifar10/resnet18", "schedule": "cosine", "lr": 0.1, "metric_name": "val_accuracy",
      "final_metric": 0.942, "epochs": 30, "seed": 0},
@@ -33,8 +32,8 @@ def lrrec_runs(store, source):
     return sorted(store.runs(source=source), key=lambda r: r["run_id"])
 
 
-def test_deepobs_samples_map_task_schedule_and_curves(store):
-    report = ingest(store, [str(p) for p in sorted(DEEPOBS.glob("*.json"))])
+def test_deepobs_files_map_task_schedule_and_curves(store, deepobs_dir):
+    report = ingest(store, [str(p) for p in sorted(deepobs_dir.glob("*.json"))])
     assert report["added"] == 4 and report["skipped"] == []
     runs = {json.loads(r["schedule_config"])["name"]: r for r in store.runs(source="deepobs")}
     assert set(runs) == {"constant", "cosine", "sgdr", "trapezoid"}
@@ -43,28 +42,37 @@ def test_deepobs_samples_map_task_schedule_and_curves(store):
     trap = json.loads(runs["trapezoid"]["schedule_config"])["params"]
     assert (trap["warmup_frac"], trap["decay_frac"]) == (0.1, 0.1)
     for name, run in runs.items():
-        raw = json.loads(next(DEEPOBS.glob(f"{'none' if name == 'constant' else {'sgdr': 'cosine_wr', 'trapezoid': 'ltr'}.get(name, name)}__*")).read_text())
-        assert run["task"] == "fmnist/2c2d" and run["seed"] == raw["random_seed"] and run["epochs"] == 100
+        prefix = {"constant": "none", "sgdr": "cosine_wr", "trapezoid": "ltr"}.get(name, name)
+        raw = json.loads(next(deepobs_dir.glob(f"{prefix}__*")).read_text())
+        assert run["task"] == "digits/softmax" and run["seed"] == raw["random_seed"] and run["epochs"] == 40
         assert run["final_metric"] == raw["valid_accuracies"][-1] and run["best_metric"] == max(raw["valid_accuracies"])
         assert run["optimizer"] == "sgd" and run["batch_size"] == 128
         curve = store.curves(run["run_id"])
         assert [p["train_loss"] for p in curve] == raw["train_losses"]
         assert json.loads(curve[-1]["extra"])["test_accuracy"] == raw["test_accuracies"][-1]
-    (task,) = [t for t in store.tasks() if t["name"] == "fmnist/2c2d"]
-    assert task["n_classes"] == 10 and json.loads(task["input_shape"]) == [1, 28, 28]
-    assert ingest(store, [str(p) for p in DEEPOBS.glob("*.json")])["added"] == 0
+    (task,) = [t for t in store.tasks() if t["name"] == "digits/softmax"]
+    assert task["task_kind"] == "classification" and task["n_classes"] is None  # not a DeepOBS dataset
+    assert ingest(store, [str(p) for p in deepobs_dir.glob("*.json")])["added"] == 0
 
 
-def test_deepobs_diverged_and_unrecognised_runs(store, tmp_path):
-    """Real sample files edited the way the benchmark marks divergence, and with a schedule lrrec lacks."""
-    raw = json.loads((DEEPOBS / "none__fmnist_2c2d__GradientDescentOptimizer__seed45.json").read_text())
+def test_deepobs_datasets_bring_their_facts():
+    from lrrec.store.deepobs import _task
+
+    task = _task("fmnist_2c2d", has_accuracy=True)
+    assert (task["name"], task["n_classes"], task["input_shape"], task["input_numel"]) == ("fmnist/2c2d", 10,
+                                                                                        [1, 28, 28], 784)
+
+
+def test_deepobs_diverged_and_unrecognised_runs(store, tmp_path, deepobs_dir):
+    """Result files edited the way the benchmark marks divergence, and with a schedule lrrec lacks."""
+    raw = json.loads(next(deepobs_dir.glob("none__*")).read_text())
     for key in ("train_losses", "valid_losses", "test_losses"):
-        raw[key][60:] = [raw[key][0]] * 41
+        raw[key][24:] = [raw[key][0]] * 17
     (tmp_path / "div.json").write_text(json.dumps(raw))
     ingest(store, [str(tmp_path / "div.json")])
     (run,) = store.runs(source="deepobs")
-    assert run["status"] == "diverged" and run["final_metric"] is None and len(store.curves(run["run_id"])) == 60
-    raw["training_params"] = {"lr_sched_epochs": [30, 60], "lr_sched_factors": [0.1, 0.01]}
+    assert run["status"] == "diverged" and run["final_metric"] is None and len(store.curves(run["run_id"])) == 24
+    raw["training_params"] = {"lr_sched_epochs": [12, 24], "lr_sched_factors": [0.1, 0.01]}
     (tmp_path / "step.json").write_text(json.dumps(raw))
     with pytest.raises(IngestError, match=r"step\.json: unrecognised LR schedule"):
         ingest(store, [str(tmp_path / "step.json")])

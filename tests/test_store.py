@@ -108,7 +108,7 @@ def test_newer_schema_is_refused_and_other_files_are_reported(tmp_path):
     with pytest.raises(StoreError, match="version 99.*upgrade lrrec"):
         open_store(path)
     (tmp_path / "notes.txt").write_text("not a database\n" * 100)
-    with pytest.raises(StoreError, match="cannot open store"):
+    with pytest.raises(StoreError, match="notes.txt is not an lrrec store"):
         open_store(tmp_path / "notes.txt")
 
 
@@ -124,10 +124,10 @@ def test_a_later_migration_upgrades_an_existing_store_in_place(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
-def test_importing_an_export_reproduces_the_store(tmp_path, fmt):
-    """Bundled runs + DeepOBS samples + live runs, exported and imported into a new store."""
+def test_importing_an_export_reproduces_the_store(tmp_path, fmt, deepobs_dir):
+    """Bundled runs + DeepOBS files + live runs, exported and imported into a new store."""
     src = open_store(tmp_path / "a.duckdb")
-    ingest(src, [str(p) for p in sorted(_deepobs().glob("*.json"))])
+    ingest(src, [str(p) for p in sorted(deepobs_dir.glob("*.json"))])
     with src.start_run(TASK, "sgdr", seed=1) as run:
         run.log_metrics({"val_accuracy": 0.4, "train_loss": 1 / 3}, step=10, epoch=0.5)
     with pytest.raises(RuntimeError), src.start_run(TASK, "wsd", metric_name="val_loss") as run:
@@ -139,10 +139,6 @@ def test_importing_an_export_reproduces_the_store(tmp_path, fmt):
     assert report["duplicates"] == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
     assert _tables(dst) == _tables(src)
     assert ingest(dst, [str(out)])["added"] == 0
-
-
-def _deepobs() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "deepobs_sample"
 
 
 def _tables(store) -> dict:

@@ -10,23 +10,22 @@ from click.testing import CliRunner
 from lrrec.cli import cli
 from lrrec.store import open_store
 
-DEEPOBS = Path(__file__).resolve().parents[2] / "shared" / "data" / "deepobs_sample"
 
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-def test_ingest_info_export_round_trip(tmp_path):
+def test_ingest_info_export_round_trip(tmp_path, deepobs_dir):
     db, out = str(tmp_path / "s.duckdb"), str(tmp_path / "all.parquet")
-    files = [str(p) for p in sorted(DEEPOBS.glob("*.json"))]
+    files = [str(p) for p in sorted(deepobs_dir.glob("*.json"))]
     result = run("ingest", *files, "--store", db, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["added"] == 4
     info = json.loads(run("store", "info", "--store", db, "--json").output)
     assert info == open_store(db).info() and info["by_source"]["deepobs"] == 4
     text = run("store", "info", "--store", db).output
-    assert "fmnist/2c2d" in text and "literature" in text
+    assert "digits/softmax" in text and "literature" in text
     assert run("store", "export", out, "--format", "parquet", "--store", db).exit_code == 0
     again = run("ingest", out, "--store", str(tmp_path / "t.duckdb"))
     assert again.exit_code == 0 and f"{info['runs'] - info['by_source']['literature'] - info['by_source']['lrrec-corpus']} runs added" in again.output

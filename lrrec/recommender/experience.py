@@ -125,7 +125,7 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
 
 def run_ids(store: Any, cell: Cell, limit: int = 3) -> list[str]:
     """Ids of the runs behind a cell (the evidence a suggestion cites)."""
-    with store.transaction() as con:
+    with store.transaction(write=False) as con:
         rows = con.execute("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
                            "ORDER BY run_id LIMIT ?", [cell.task_id, cell.config_id, cell.metric_name, limit])
         return [r[0] for r in rows.fetchall()]
@@ -133,7 +133,7 @@ def run_ids(store: Any, cell: Cell, limit: int = 3) -> list[str]:
 
 def load_experience(store: Any) -> Experience:
     """Read every finished or diverged run of `store`, aggregated into cells."""
-    with store.transaction() as con:
+    with store.transaction(write=False) as con:
         task_rows = con.execute(_TASKS_SQL).fetchall()
         cell_rows = con.execute(_CELLS_SQL).fetchall()
     tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}

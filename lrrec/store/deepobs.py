@@ -50,8 +50,12 @@ def read_deepobs(path: Path) -> Iterator[tuple[str, Any]]:
         yield str(path), deepobs_row(json.loads(text))
     except json.JSONDecodeError as exc:
         yield str(path), InvalidValueError(f"invalid JSON ({exc.msg} at line {exc.lineno})")
+    except RecursionError:
+        yield str(path), InvalidValueError("JSON nested too deeply")
     except LrrecError as exc:
         yield str(path), exc
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:  # a shape no check foresaw
+        yield str(path), InvalidValueError(f"not a DeepOBS result ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def deepobs_row(data: Any) -> dict[str, Any]:
@@ -64,6 +68,13 @@ def deepobs_row(data: Any) -> dict[str, Any]:
     n = data["num_epochs"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InvalidValueError(f"num_epochs must be a positive integer, got {n!r}")
+    for key in ("testproblem", "optimizer_name"):
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise InvalidValueError(f"{key} must be a non-empty name, got {data[key]!r}")
+    if data.get("l2_reg") is not None and not _is_number(data["l2_reg"]):
+        raise InvalidValueError(f"l2_reg must be a finite number or null, got {data['l2_reg']!r}")
+    if not isinstance(data.get("training_params") or {}, Mapping):
+        raise InvalidValueError(f"training_params must be an object, got {data['training_params']!r}")
     hyper = data["optimizer_hyperparams"]
     if not isinstance(hyper, Mapping) or not _is_number(hyper.get("learning_rate")):
         raise InvalidValueError("optimizer_hyperparams needs a numeric learning_rate")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,19 @@ FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
 _SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna",
              ".log": "optuna", ".journal": "optuna"}
 _SHOWN_PROBLEMS = 20
+
+
+def check_regular_file(target: str) -> None:
+    """Refuse a folder, a FIFO or a device before anything reads it (reading would fail or hang)."""
+    if "://" in target:
+        return
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return  # missing or unreadable: the reader names it
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise IngestError(f"{target}: {kind}; give a file to ingest (save piped rows to a file first)")
 
 
 def detect_format(target: str) -> str:
@@ -36,7 +51,7 @@ def _is_journal(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
             first = json.loads(handle.readline() or b"null")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(first, dict) and "op_code" in first
 
@@ -57,6 +72,7 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
     problems: list[str] = []
     files = []
     for target in targets:
+        check_regular_file(target)
         kind = detect_format(target) if fmt == "auto" else fmt
         if kind != "optuna" and any(optuna_options.values()):
             raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
@@ -70,6 +86,8 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
                 records.append(parser.parse(row, where))
             except LrrecError as exc:
                 problems.append(f"{where}: {exc}")
+            except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # input no check foresaw
+                problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {str(exc)[:200]})")
         if count == 0:
             raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
         files.append({"path": target, "format": kind, "rows": count})
@@ -78,7 +96,7 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         raise IngestError(f"{len(problems)} invalid row(s); nothing was ingested (fix them, or pass "
                           f"--skip-invalid to ingest the valid rows):\n  " + "\n  ".join(shown) + more, problems)
-    added, duplicates = store.add_records(records)
+    added, duplicates = store.add_records(records, copy_first=True)
     return {"store": str(store.path), "files": files, "rows": sum(f["rows"] for f in files), "added": added,
             "duplicates": duplicates, "skipped": problems}
 

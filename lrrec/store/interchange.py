@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ FIELDS: dict[str, str] = {
 CURVE_FIELDS: dict[str, str] = {"step": "int", "epoch": "float", "lr": "float", "train_loss": "float",
                                 "val_loss": "float", "val_metric": "float", "extra": "object"}
 _MAX_WORDS = ("acc", "auc", "f1", "iou", "bleu")
+_FRACTION_WORDS = ("acc",)  # metrics that are fractions in 0..1
 _MIN_WORDS = ("loss", "err", "perplexity", "mse", "mae", "nll")
 _NOT_HASHED = ("run_id", "source", "source_ref")
 
@@ -65,13 +67,47 @@ def infer_direction(metric_name: str) -> str | None:
 
 
 def strict_json(text: str) -> Any:
-    """`json.loads` that rejects NaN and Infinity (not JSON numbers)."""
+    """`json.loads` that rejects NaN, Infinity, integers beyond float range and deep nesting (a number like
+    1e999 reads as inf, which each field's check refuses by name)."""
     def reject(token: str) -> Any:
         raise InvalidValueError(f"{token} is not allowed; write null for a missing value")
+
+    def whole(token: str) -> int:
+        if len(token.lstrip("-")) > _MAX_DIGITS:
+            raise InvalidValueError(f"a number with {len(token.lstrip('-'))} digits is beyond the range of a float")
+        return int(token)
     try:
-        return json.loads(text, parse_constant=reject)
+        value = json.loads(text, parse_constant=reject, parse_int=whole)
     except json.JSONDecodeError as exc:
         raise InvalidValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidValueError(f"JSON nested too deeply (lrrec reads up to {MAX_DEPTH} levels)") from None
+    return value
+
+
+MAX_DEPTH = 32  # nesting of JSON objects and lists in a row
+_MAX_DIGITS = 308  # whole numbers longer than this overflow a float
+
+
+def check_nested(key: str, value: Any, depth: int = 0) -> None:
+    """Refuse, anywhere inside a field, nesting deeper than `MAX_DEPTH`, text that is not valid Unicode (a lone
+    surrogate) and non-finite numbers (inside objects and lists; top-level numbers get their own message)."""
+    if depth > MAX_DEPTH:
+        raise InvalidValueError(f"{key} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValueError(f"{key} holds text that is not valid Unicode (a lone surrogate)") from None
+    elif isinstance(value, float) and depth and not math.isfinite(value):
+        raise InvalidValueError(f"{key} holds {value!r}; write null for a missing value")
+    elif isinstance(value, dict):
+        for item_key, item in value.items():
+            check_nested(key, item_key, depth + 1)
+            check_nested(key, item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_nested(key, item, depth + 1)
 
 
 def canonical_json(value: Any) -> str:
@@ -91,10 +127,7 @@ def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
         return None
     if kind in ("float", "int", "count"):
         if isinstance(value, str) and text:
-            try:
-                value = float(value) if kind == "float" or any(c in value for c in ".eEnN") else int(value)
-            except ValueError:
-                raise InvalidValueError(f"{key} must be a number, got {value!r}") from None
+            value = _number_text(key, value, kind)
         if isinstance(value, Decimal):
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -122,10 +155,10 @@ def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
             except InvalidValueError as exc:
                 raise InvalidValueError(f"{key}: {exc}; give a JSON {kind} (e.g. {'{}' if kind == 'object' else '[]'})"
                                         ) from None
+        check_nested(key, value)
         want = dict if kind == "object" else list
         if not isinstance(value, want):
             raise InvalidValueError(f"{key} must be a JSON {'object' if want is dict else 'list'}, got {value!r}")
-        _check_finite(key, value)
         return value
     if kind == "time":
         if isinstance(value, str):
@@ -136,20 +169,25 @@ def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
         if not isinstance(value, datetime):
             raise InvalidValueError(f"{key} must be an ISO-8601 time, got {value!r}")
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:
+                raise InvalidValueError(f"{key} {value.isoformat()} is out of range in UTC") from None
         return value
     return value  # task / schedule: validated by their own classes
 
 
-def _check_finite(key: str, value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidValueError(f"{key} holds {value!r}; write null for a missing value")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_finite(key, item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_finite(key, item)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+
+
+def _number_text(key: str, text: str, kind: str) -> float | int:
+    """A number written in a CSV cell: plain decimal or scientific notation (no `1_0`, no hex)."""
+    cell = text.strip()
+    if not _NUMBER.fullmatch(cell) or len(cell) > _MAX_DIGITS:
+        raise InvalidValueError(f"{key} must be a number, got {text[:40]!r}")
+    if kind == "float" or any(c in cell for c in ".eEnN"):
+        return float(cell)
+    return int(cell)
 
 
 class RowParser:
@@ -169,6 +207,7 @@ class RowParser:
         for key in row:
             if key not in FIELDS:
                 raise unknown_name("interchange field", str(key), FIELDS)
+            check_nested(str(key), row[key])
         v = dict.fromkeys(FIELDS)
         v.update((key, _coerce(key, FIELDS[key], value, self.text)) for key, value in row.items())
         if v["task"] is None or v["schedule"] is None or v["metric_name"] is None:
@@ -176,7 +215,7 @@ class RowParser:
             raise InvalidValueError(f"missing required field(s): {', '.join(missing)}")
         task = self._task(v.pop("task"))
         schedule, config_id = self._schedule(v.pop("schedule"), v.pop("lr"), v.pop("schedule_params"))
-        v["status"] = v["status"] or "finished"
+        v["status"] = "finished" if v["status"] is None else v["status"]
         if v["status"] not in STATUSES:
             raise unknown_name("status", v["status"], STATUSES)
         v["direction"] = v["direction"] or infer_direction(v["metric_name"])
@@ -190,6 +229,7 @@ class RowParser:
             raise InvalidValueError("a finished run needs final_metric (or give another status)")
         if v["best_metric"] is None:
             v["best_metric"] = best_of([v["final_metric"], *(p["val_metric"] for p in curves)], v["direction"])
+        check_plausible(v, curves)
         run_id = v.pop("run_id")
         hashed = {k: v[k] for k in v if k not in _NOT_HASHED}
         hashed.update(task=task.task_id, schedule=config_id, curves=curves)
@@ -212,6 +252,7 @@ class RowParser:
         if key not in self._tasks:
             if isinstance(value, str) and value.lstrip().startswith("{"):
                 value = strict_json(value)
+                check_nested("task", value)
             self._tasks[key] = _validated("task", lambda: TaskFingerprint.from_name(value)
                                           if isinstance(value, str) else TaskFingerprint.from_dict(value))
         return self._tasks[key]
@@ -219,6 +260,7 @@ class RowParser:
     def _schedule(self, value: Any, lr: float | None, params: dict | None) -> tuple[ScheduleConfig, str]:
         if isinstance(value, str) and value.lstrip().startswith("{"):
             value = strict_json(value)
+            check_nested("schedule", value)
         if isinstance(value, dict) and (lr is not None or params is not None):
             raise InvalidValueError("give lr and schedule_params only with a schedule name, not a schedule object")
         if not isinstance(value, (str, dict)):
@@ -245,6 +287,21 @@ class RowParser:
         if out["step"] is None and out["epoch"] is None:
             raise InvalidValueError(f"{where} needs a step or an epoch")
         return out
+
+
+def check_plausible(values: Mapping[str, Any], curves: list[dict[str, Any]]) -> None:
+    """Refuse values no real run produces: an accuracy outside 0..1, a best worse than the final value."""
+    name, final, best = values["metric_name"], values["final_metric"], values["best_metric"]
+    if any(word in name.lower() for word in _FRACTION_WORDS):
+        for field_name, value in (("final_metric", final), ("best_metric", best),
+                                  ("target_value", values["target_value"]),
+                                  *((f"curves[{i}].val_metric", p["val_metric"]) for i, p in enumerate(curves))):
+            if value is not None and not 0 <= value <= 1:
+                raise InvalidValueError(f"{field_name} {value:g} is not a fraction, but {name} is one; give "
+                                        f"accuracies in 0..1 (divide percentages by 100)")
+    if final is not None and best is not None and best_of([final, best], values["direction"]) != best:
+        raise InvalidValueError(f"best_metric {best:g} is worse than final_metric {final:g} for a "
+                                f"{values['direction']} metric; the best is at least as good as the final value")
 
 
 def _validated(what: str, build: Callable[[], Any]) -> Any:

@@ -67,16 +67,36 @@ def _storage(target: str) -> Any:
     from optuna.storages.journal import JournalFileBackend
 
     if "://" in target:
-        if target.startswith("sqlite:///") and not Path(target[len("sqlite:///"):]).is_file():
-            raise IngestError(f"{target}: no such SQLite file")
+        if target.startswith("sqlite:///"):
+            _check_optuna_sqlite(target, Path(target[len("sqlite:///"):]))
         return optuna.storages.RDBStorage(target)
     path = Path(target)
     if not path.is_file():
         raise IngestError(f"{target}: no such file")
     with open(path, "rb") as handle:
         if handle.read(16).startswith(b"SQLite format 3"):
+            _check_optuna_sqlite(target, path)
             return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _check_optuna_sqlite(target: str, path: Path) -> None:
+    """Refuse, reading only, an SQLite file without Optuna's tables (Optuna would create them in it)."""
+    import sqlite3
+
+    if not path.is_file():
+        raise IngestError(f"{target}: no such SQLite file")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise IngestError(f"{target}: not a readable SQLite file ({exc}); nothing was ingested") from None
+    if not {"studies", "trials"} <= tables:
+        raise IngestError(f"{target}: an SQLite database but not an Optuna storage (no studies/trials tables); "
+                          f"nothing was read or written")
 
 
 def _study_fields(attrs: Mapping[str, Any], direction: str, schedule: str | None, task: str | None,

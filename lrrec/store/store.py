@@ -1,15 +1,14 @@
 """`open_store` and `Store`: the DuckDB experience store (the only code in lrrec that talks SQL).
 
-Every operation opens a short connection, does one transaction and closes it, so several processes can share
-one store file: DuckDB lets one process write at a time, and a busy store is retried here, never reported.
-A process killed mid-transaction loses only that transaction (DuckDB's write-ahead log).
+Every operation opens a short connection, does one transaction and closes it, under the store's lock
+(`access.py`), so several processes can share one store file: writers take turns, readers share. A busy store
+is waited for, never reported. A process killed mid-transaction loses only that transaction (DuckDB's
+write-ahead log); a bulk write killed midway leaves only a copy that the next writer deletes.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +20,21 @@ from lrrec.errors import InvalidValueError, StoreError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.paths import writable_folder
 from lrrec.schedules import ScheduleConfig
+from lrrec.store.access import (
+    LOCK_TIMEOUT_S,
+    MIN_FREE_BYTES,
+    check_store_file,
+    connect,
+    copied,
+    file_lock,
+    require_free_space,
+    transaction_on,
+)
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
 from lrrec.store.writer import write_records
 
-LOCK_TIMEOUT_S = 600.0
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 _EXPORT_SQL = """
 SELECT r.run_id, t.fingerprint AS task, s.config AS schedule, r.seed, r.optimizer, r.optimizer_params,
@@ -49,10 +57,14 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir("lrrec")) / "store.duckdb"
 
 
+def chosen_store_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The store path: `path` > `$LRREC_STORE` > the user data folder."""
+    return Path(path or os.environ.get("LRREC_STORE") or default_store_path()).expanduser()
+
+
 def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S) -> Store:
     """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder."""
-    chosen = path or os.environ.get("LRREC_STORE") or default_store_path()
-    store = Store(Path(chosen).expanduser(), lock_timeout_s)
+    store = Store(chosen_store_path(path), lock_timeout_s)
     store.ensure_schema()
     return store
 
@@ -66,47 +78,40 @@ class Store:
 
     # -- connections -------------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction: committed on success, rolled back on any exception."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN TRANSACTION")
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+    def transaction(self, write: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction, under the store's lock (shared when not `write`).
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder of store {self.path} ({exc.strerror}); pass another "
-                             f"--store PATH") from None
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                reason = str(exc).splitlines()[0]
-                if "lock" not in reason.lower():
-                    raise StoreError(f"cannot open store {self.path}: {reason}; pass another --store PATH") from None
-                if time.monotonic() > deadline:
-                    raise StoreError(f"store {self.path} stayed locked by another process for "
-                                     f"{self.lock_timeout_s:g} s; retry when it finishes") from None
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.25)
+        Committed on success, rolled back on any exception; DuckDB failures become one-line `StoreError`s.
+        """
+        with file_lock(self.path, exclusive=write, timeout_s=self.lock_timeout_s):
+            if not self.path.exists():
+                raise StoreError(f"store {self.path} was removed while in use; pass --store PATH again")
+            if write:
+                require_free_space(self.path.parent, MIN_FREE_BYTES)
+            con = connect(self.path, read_only=not write, timeout_s=self.lock_timeout_s)
+            with transaction_on(con, self.path) as con:
+                yield con
+
+    @contextmanager
+    def _copy_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on a copy that replaces the store once complete: a failure leaves it as it was."""
+        with file_lock(self.path, exclusive=True, timeout_s=self.lock_timeout_s), \
+                copied(self.path, self.lock_timeout_s) as con:
+            yield con
 
     def ensure_schema(self) -> None:
         """Create or migrate the schema; a new store also receives the bundled literature prior and corpus."""
-        with self.transaction() as con:
-            current = schema_version(con)
+        check_store_file(self.path)
+        if self.path.exists():
+            with self.transaction(write=False) as con:
+                current = schema_version(con)
             if current > SCHEMA_VERSION:
                 raise StoreError(f"store {self.path} has schema version {current}, newer than this lrrec's "
                                  f"{SCHEMA_VERSION}; upgrade lrrec")
+            if current == SCHEMA_VERSION:
+                return
+        with self._copy_transaction() as con:  # a new store appears whole or not at all
+            current = schema_version(con)
             if current < SCHEMA_VERSION:
                 migrate(con, current)
             if current == 0:
@@ -121,9 +126,12 @@ class Store:
         """Begin a run (recorded now as `running`); use as `with store.start_run(...) as run:`. See `Run`."""
         return Run.begin(self, task, schedule, **settings)
 
-    def add_records(self, records: Sequence[RunRecord]) -> tuple[int, int]:
-        """Write validated runs in one transaction; returns (added, already present)."""
-        with self.transaction() as con:
+    def add_records(self, records: Sequence[RunRecord], copy_first: bool = False) -> tuple[int, int]:
+        """Write validated runs in one transaction; returns (added, already present).
+
+        `copy_first` (bulk input) writes a copy of the store and swaps it in, so a failure frees what it wrote.
+        """
+        with self._copy_transaction() if copy_first else self.transaction() as con:
             return write_records(con, records)
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -143,14 +151,14 @@ class Store:
         return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
 
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        with self.transaction() as con:
+        with self.transaction(write=False) as con:
             cursor = con.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def info(self) -> dict[str, Any]:
         """Counts: runs, tasks, configs, curve points, and runs by source, task, family and status."""
-        with self.transaction() as con:
+        with self.transaction(write=False) as con:
             def count(sql: str) -> int:
                 return int(con.execute(sql).fetchone()[0])
 
@@ -181,7 +189,7 @@ class Store:
                                     f"`lrrec ingest` can read it back")
         option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
         writable_folder(Path(out).parent, "export to")
-        with self.transaction() as con:
+        with self.transaction(write=False) as con:
             con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
             return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
 

@@ -1,0 +1,226 @@
+"""How lrrec touches a store file: one OS lock for every connection, damage and full disks as one-line errors.
+
+The write discipline (README, "Concurrent use and safety"): every transaction holds an `fcntl.flock` on
+`<store>.lock` from connect to close, exclusive to write and shared to read (through a read-only connection).
+DuckDB 2.0.1 loses committed transactions when processes take turns opening one file for writing
+(duckdb/duckdb#24739; `benchmarks/bench_store_stress.py` measures it); under the lock no process opens the file
+while another writes it. flock is reliable on local disks, not on network file systems.
+
+Bulk writes (`copy_first`) go to a copy of the store that replaces it only once committed and closed, so a
+failed ingest leaves the store as it was and frees the space it took.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from lrrec.errors import StoreError
+
+LOCK_TIMEOUT_S = 600.0
+MIN_FREE_BYTES = 16 * 2**20  # refused below this, before DuckDB can fail halfway through a write
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}  # never the network
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+_LOCK_CONFLICT = "Could not set lock on file"  # DuckDB's own lock: another program has the file open
+_DAMAGE = ("Corrupt database file", "Could not read enough bytes", "not a valid DuckDB database file",
+           "Failed to create checkpoint", "database has been invalidated")
+_NO_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
+_SWAP_PREFIX = ".{name}.swap-"
+_held = threading.local()
+
+
+class StoreDamagedError(StoreError):
+    """The store file cannot be read back: corrupted or truncated. `reason` is DuckDB's word for it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def lock_path(path: Path) -> Path:
+    """The side file whose flock guards the store at `path`."""
+    return path.with_name(path.name + ".lock")
+
+
+def wal_path(path: Path) -> Path:
+    """DuckDB's write-ahead log of the store at `path`."""
+    return path.with_name(path.name + ".wal")
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse a path that exists but is not a DuckDB database (an SQLite file, a FIFO, a folder, text)."""
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file; pass the path of a store file to --store")
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head[8:12] != _DUCKDB_MAGIC:
+        kind = "it is an SQLite database" if head.startswith(b"SQLite format 3") else "not a DuckDB database"
+        raise StoreError(f"{path} is not an lrrec store ({kind}); pass another --store PATH, or a new file name "
+                         f"to start a store")
+
+
+@contextmanager
+def file_lock(path: Path, exclusive: bool, timeout_s: float) -> Iterator[None]:
+    """Hold the store's flock (exclusive or shared) until the block ends; polls until `timeout_s`."""
+    if getattr(_held, "depth", 0):
+        raise RuntimeError("a store transaction was opened inside another one in the same thread")
+    fd = _open_lock(lock_path(path))
+    try:
+        _acquire(fd, path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, timeout_s)
+        _held.depth = 1
+        yield
+    finally:
+        _held.depth = 0
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _open_lock(lock: Path) -> int:
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        if lock.is_file():  # a store in a read-only folder can still be read
+            return os.open(lock, os.O_RDONLY)
+        raise StoreError(f"cannot create {lock} (permission denied); pass a --store PATH in a folder you can "
+                         f"write") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of store {lock.parent} ({exc.strerror}); pass another "
+                         f"--store PATH") from None
+
+
+def _acquire(fd: int, path: Path, mode: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise StoreError(f"store {path} stayed locked by another lrrec process for {timeout_s:g} s; "
+                                 f"retry when it finishes") from None
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 1.5, 0.05)
+
+
+def connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection, retrying only DuckDB's own lock conflict (another program holding the file)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+        except duckdb.Error as exc:
+            if _LOCK_CONFLICT not in str(exc):
+                raise store_error(path, exc) from None
+            if time.monotonic() > deadline:
+                raise StoreError(f"store {path} stayed open in another program for {timeout_s:g} s; close it "
+                                 f"and retry") from None
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.25)
+
+
+def store_error(path: Path, exc: duckdb.Error, copy: bool = False) -> StoreError:
+    """The one-line error for a DuckDB failure on the store at `path`."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if any(text in reason for text in _NO_SPACE):
+        unchanged = "the store is unchanged; " if copy else ""
+        return StoreError(f"cannot write store {path} ({reason}); {unchanged}free space on its disk and retry")
+    if isinstance(exc, (duckdb.FatalException, duckdb.InternalException)) or any(t in reason for t in _DAMAGE):
+        return StoreDamagedError(f"store {path} is damaged ({reason[:160]}); restore it from a backup, or move "
+                                 f"it aside and lrrec starts a new one (`lrrec store check` lists what is readable)",
+                                 reason[:160])
+    return StoreError(f"cannot use store {path}: {reason}")
+
+
+def require_free_space(folder: Path, needed: int) -> None:
+    """Refuse a write before it starts when the store's disk has less than `needed` bytes free."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < needed:
+        raise StoreError(f"only {free / 2**20:.1f} MB free on the disk of {folder}, a store write needs "
+                         f"{needed / 2**20:.0f} MB; free space and retry (the store is unchanged)")
+
+
+@contextmanager
+def transaction_on(con: duckdb.DuckDBPyConnection, path: Path, copy: bool = False
+                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on `con`: committed on success, rolled back (quietly) on any exception, then closed."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        _rollback(con)
+        raise store_error(path, exc, copy) from None
+    except BaseException:
+        _rollback(con)
+        raise
+    finally:
+        try:
+            con.close()
+        except duckdb.Error as exc:
+            raise store_error(path, exc, copy) from None
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # nothing to roll back: the failure ended the transaction already
+
+
+@contextmanager
+def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A transaction on a copy of the store (or a new file) that replaces the store once it is committed.
+
+    The caller holds the exclusive lock. On any failure the copy is deleted: the store is as it was.
+    """
+    prefix = _SWAP_PREFIX.format(name=path.name)
+    for leftover in path.parent.iterdir():  # a writer killed mid-copy (the lock says none is running)
+        if leftover.name.startswith(prefix):
+            leftover.unlink(missing_ok=True)
+    copy = path.with_name(f"{prefix}{os.getpid()}")
+    try:
+        if path.exists():
+            if wal_path(path).exists():  # fold a killed writer's log in, so the copy is complete
+                connect(path, read_only=False, timeout_s=timeout_s).close()
+            require_free_space(path.parent, path.stat().st_size + MIN_FREE_BYTES)
+            shutil.copyfile(path, copy)
+        else:
+            require_free_space(path.parent, MIN_FREE_BYTES)
+        with transaction_on(connect(copy, read_only=False, timeout_s=timeout_s), path, copy=True) as con:
+            yield con
+        if wal_path(copy).exists():
+            raise StoreError(f"cannot write store {path} (the new copy kept a write-ahead log); the store is "
+                             f"unchanged; retry")
+        _fsync(copy)
+        os.replace(copy, path)
+        _fsync(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write store {path} ({exc.strerror or exc}); the store is unchanged; free "
+                         f"space on its disk and retry") from None
+    finally:
+        copy.unlink(missing_ok=True)
+        wal_path(copy).unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
