@@ -24,6 +24,7 @@ from lrrec.cli_common import (
     steps_option,
     store_option,
 )
+from lrrec.cli_common import open_cli_store as cli_store
 from lrrec.errors import InvalidValueError
 
 
@@ -70,7 +71,7 @@ def schedules_show(name: str, settings: tuple[str, ...], steps: int, as_json: bo
     spec = config.spec
     space = {key: param.describe() for key, param in search_space(config.name).items()}
     data = {**config.to_dict(), "summary": spec.summary, "citation": spec.citation, "steps": steps,
-            "search_space": space, "lr": lrs, "lr_init": config.lr}
+            "search_space": space, "lrs": lrs}
     if spec.metric_driven:
         data["note"] = "the LR falls only when step(metric) reports a plateau; shown without metrics"
     if as_json:
@@ -182,12 +183,11 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
     from lrrec.runners.execute import budget_for, describe, run_one
     from lrrec.runners.tasks import get_task
     from lrrec.schedules import ScheduleConfig
-    from lrrec.store.store import open_store
 
     task = get_task(task_name)
     config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
     budget = budget_for(task, epochs, batch_size, optimizer, momentum)
-    store = open_store(store_path)
+    store = cli_store(store_path, announce=not as_json)
     try:
         result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
                          progress=not as_json)
@@ -218,9 +218,10 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Also plot loss against LR to this PNG file (range).")
+@click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
 @_optimizer_options
 def probe_command(task_name: str, method: str, steps: int | None, low: float | None, high: float | None,
-                  batches: int | None, seed: int, plot_path: str | None, batch_size: int | None,
+                  batches: int | None, seed: int, plot_path: str | None, quiet: bool, batch_size: int | None,
                   optimizer: str | None, momentum: float | None, device: str | None, data_root: str | None,
                   as_json: bool) -> None:
     """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
@@ -236,7 +237,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
     task = get_task(task_name)
     budget = budget_for(task, None, batch_size, optimizer, momentum)
     if method == "curvature":
-        _curvature_report(task, budget, batches, seed, data_root, device, as_json)
+        _curvature_report(task, budget, batches, seed, data_root, device, as_json, not quiet)
         return
     from lrrec.runners.probes import lr_range_test
 
@@ -245,7 +246,8 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
 
         check_png_path(plot_path, "--plot")  # before the work, not after it
     given = {k: v for k, v in (("steps", steps), ("low", low), ("high", high)) if v is not None}
-    result = lr_range_test(task, budget, seed=seed, data_root=data_root, device=device, **given)
+    result = lr_range_test(task, budget, seed=seed, data_root=data_root, device=device, progress=not quiet,
+                           **given)
     if plot_path:
         from lrrec.plots import plot_range_test
 
@@ -261,11 +263,11 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
 
 
 def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, data_root: str | None,
-                      device: str | None, as_json: bool) -> None:
+                      device: str | None, as_json: bool, progress: bool) -> None:
     from lrrec.runners.curvature import curvature_probe
 
     given = {"n_batches": batches} if batches is not None else {}
-    result = curvature_probe(task, budget, seed=seed, data_root=data_root, device=device, **given)
+    result = curvature_probe(task, budget, seed=seed, data_root=data_root, device=device, progress=progress, **given)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -287,33 +289,36 @@ def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, da
 @click.option("--lr-grid", default=None, help="Comma-separated initial LRs (default: each schedule's default LR).")
 @click.option("--population", is_flag=True,
               help="Train all configs of a small norm-free task at once (torch.func.vmap); same outcomes.")
+@click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
 @_budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
-                  epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
-                  device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                  quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
+                  momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
+                  as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
     from lrrec.runners.execute import describe, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
-    from lrrec.store.store import open_store
 
     names = split_list(schedule_names)
     if names == ["families"]:
         names = list(FAMILY_DEFAULTS.values())
     grid = [parse_float(v, "--lr-grid") for v in split_list(lr_grid)] if lr_grid else None
-    store = open_store(store_path)
+    store = cli_store(store_path, announce=not as_json)
     lines: list[dict[str, Any]] = []
 
     def report(result: Any) -> None:
         summary = describe(result)
         lines.append(summary)
         if not as_json:
+            final = "-" if summary["final_metric"] is None else f"{summary['final_metric']:.4g}"
             click.echo(f"{summary['status']:<9} {summary['task']:<18} {summary['schedule']['name']:<14} "
-                       f"lr {summary['schedule']['lr']:<8g} seed {summary['seed']}  {summary['metric']} "
-                       f"{summary['final_metric']}  {summary['wall_time_s']} s")
+                       f"lr {summary['schedule']['lr']:<8.4g} seed {summary['seed']}  {summary['metric']} "
+                       f"{final}  {summary['wall_time_s']:.3g} s")
 
     try:
-        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device, report,
-              population=population, momentum=momentum, on_note=lambda m: click.echo(f"note: {m}", err=True))
+        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device,
+              report, population=population, momentum=momentum, progress=not quiet,
+              on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None
@@ -323,67 +328,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
         click.echo(f"{len(lines)} runs recorded in {store.path}")
 
 
-# --- store and ingest -----------------------------------------------------------------------------------
-@cli.group(cls=LrrecGroup)
-def store() -> None:
-    """Inspect and export the experience store."""
-
-
-@store.command("info")
-@store_option
-@json_option
-def store_info(store_path: str | None, as_json: bool) -> None:
-    """Counts of runs by source, task, schedule family and status."""
-    from lrrec.store import open_store
-
-    info = open_store(store_path).info()
-    if as_json:
-        emit_json(info)
-        return
-    click.echo(f"{info['path']} (schema {info['schema_version']}): {info['runs']} runs, {info['tasks']} tasks, "
-               f"{info['schedule_configs']} schedule configs, {info['curve_points']} curve points")
-    for key in ("by_source", "by_status", "by_family", "by_task"):
-        click.echo(f"{key.replace('_', ' ')}:")
-        for name, count in info[key].items():
-            click.echo(f"  {count:>8}  {name}")
-
-
-@store.command("check")
-@store_option
-@json_option
-def store_check(store_path: str | None, as_json: bool) -> None:
-    """Read every row of the store and cross-check runs, tasks, configs and curves; exit 1 on damage."""
-    from lrrec.store.check import check_store
-    from lrrec.store.store import chosen_store_path
-
-    result = check_store(chosen_store_path(store_path))
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        click.echo(f"{result.path}: " + ", ".join(f"{n} {table}" for table, n in result.rows.items())
-                   + f"; {result.runs_with_curves} runs with curves")
-        for problem in result.problems:
-            click.echo(f"problem: {problem}")
-        click.echo("ok" if result.ok else f"damaged: {len(result.problems)} problem(s); restore the store from a "
-                                          f"backup, or move it aside and lrrec starts a new one")
-    if not result.ok:
-        raise SystemExit(1)
-
-
-@store.command("export")
-@click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
-              help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
-                   "back).")
-@store_option
-def store_export(out: str, fmt: str | None, store_path: str | None) -> None:
-    """Export every run (with its curves) to OUT in the interchange format."""
-    from lrrec.store import open_store
-
-    count = open_store(store_path).export(out, fmt)
-    click.echo(f"exported {count} runs to {out}")
-
-
+# --- ingest -------------------------------------------------------------------------------------------------
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default="auto", show_default=True,
@@ -403,13 +348,14 @@ def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_in
                    schedule: str | None, task: str | None, dataset: str | None, model: str | None,
                    metric: str | None, store_path: str | None, as_json: bool) -> None:
     """Add runs from interchange files, Optuna studies or DeepOBS result files; all or nothing per call."""
-    from lrrec.store import ingest, open_store
+    from lrrec.store.ingest import add_validated, read_inputs
 
     if (dataset is None) != (model is None) or (task and dataset):
         raise InvalidValueError("give either --task DATASET/MODEL or both --dataset and --model")
     task = task or (f"{dataset}/{model}" if dataset else None)
-    report = ingest(open_store(store_path), list(paths), fmt=fmt, source=source, skip_invalid=skip_invalid,
-                    study=study, schedule=schedule, task=task, metric=metric)
+    validated = read_inputs(list(paths), fmt=fmt, source=source, skip_invalid=skip_invalid, study=study,
+                            schedule=schedule, task=task, metric=metric)  # before a new store is made
+    report = add_validated(cli_store(store_path, announce=not as_json), validated)
     if as_json:
         emit_json(report)
         return
@@ -417,7 +363,8 @@ def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_in
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"{report['added']} runs added, {report['duplicates']} already present, "
                f"{len(report['skipped'])} skipped ({report['rows']} rows from {len(report['files'])} inputs) "
-               f"-> {report['store']}")
+               f"-> {report['store']}" + (f" (batch {report['batch']}; undo with `lrrec store rm --batch "
+                                          f"{report['batch']}`)" if report["batch"] else ""))
 
 
 # --- recommender --------------------------------------------------------------------------------------------
@@ -459,7 +406,6 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
                     store_path: str | None, as_json: bool) -> None:
     """Rank LR schedules (with hyperparameters) for a task from similar past tasks in the store."""
     from lrrec.recommender.suggest import suggest, with_probed_lr
-    from lrrec.store.store import open_store
 
     if probe and not task_name:
         raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
@@ -471,7 +417,8 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
 
         task = get_task(task_name)
         epochs = epochs or task.budget.epochs  # the task's own budget: evidence at other budgets weighs less
-    rec = suggest(open_store(store_path), target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top)
+    rec = suggest(cli_store(store_path, reading=True, announce=not as_json), target, optimizer=optimizer,
+                  batch_size=batch_size, epochs=epochs, top=top)
     if probe and task is not None:
         from lrrec.runners.execute import budget_for
         from lrrec.runners.probes import lr_range_test
@@ -518,13 +465,12 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
 def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) -> None:
     """Leave-one-task-out evaluation of the recommender against its baselines."""
     from lrrec.recommender.evaluate import evaluate
-    from lrrec.store.store import open_store
 
     if plot:
         from lrrec.plots import check_png_path
 
         check_png_path(plot, "--plot")  # before the work, not after it
-    report = evaluate(open_store(store_path))
+    report = evaluate(cli_store(store_path, reading=True, announce=not as_json))
     if not report["tasks"]:
         raise InvalidValueError("no task in the store has enough runs to evaluate (need 12 configs over 3 families); "
                                 "run `lrrec sweep` first")
@@ -536,13 +482,20 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
         emit_json(report)
         return
     methods = list(report["median_regret"])
-    click.echo(f"{'task':<22}" + "".join(f"{m:>18}" for m in methods))
+    click.echo("top-1 regret per held-out task (0 = its best config, 1 = its worst)")
+    click.echo("family columns: that family's default config; global: the best default overall")
+    click.echo(f"{'task':<22}" + "".join(f"{_method_label(m):>9}" for m in methods))
     for row in report["tasks"]:
-        click.echo(f"{row['task']:<22}" + "".join(
-            f"{row['regret'][m]:>18.3f}" if m in row["regret"] else f"{'-':>18}" for m in methods))
-    click.echo(f"{'median':<22}" + "".join(f"{report['median_regret'][m]:>18.3f}" for m in methods))
+        click.echo(f"{row['task'][:21]:<22}" + "".join(
+            f"{row['regret'][m]:>9.3f}" if m in row["regret"] else f"{'-':>9}" for m in methods))
+    click.echo(f"{'median':<22}" + "".join(f"{report['median_regret'][m]:>9.3f}" for m in methods))
     click.echo(f"median best-of-top-3 regret (lrrec): {report['median_regret_top3']['lrrec']:.3f}; "
-               f"median family rank correlation: {report['median_family_spearman']}")
+               f"median family rank correlation: {report['median_family_spearman']:.3f}")
+
+
+def _method_label(method: str) -> str:
+    """A column label of at most 8 characters: `default_piecewise` -> `piecewis`, `global_default` -> `global`."""
+    return method.removeprefix("default_").removesuffix("_default")[:8]
 
 
 @cli.command("tune")
@@ -566,29 +519,30 @@ def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) ->
 @click.option("--n-jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the figures and summary (default: tune-STUDY).")
+@click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
 @_budget_options
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
                  probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None,
-                 epochs: int | None, batch_size: int | None, optimizer: str | None, momentum: float | None,
-                 device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                 quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
+                 momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
+                 as_json: bool) -> None:
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
     from pathlib import Path
 
     from lrrec.recommender.tune import TuneJob, resolve_schedules, tune, write_figures
-    from lrrec.store.store import open_store
 
     task = _trainable_task(task_name, dataset, model)
     target = _target(dataset, model, task_name, data_root)
     schedules = resolve_schedules(schedule, families)
     study_name = study_name or f"lrrec-{task.replace('/', '-').replace(':', '-')}-{schedule or families or 'all'}"
     folder = Path(out_dir or f"tune-{study_name}")
-    store = open_store(store_path)
+    store = cli_store(store_path, announce=not as_json)
     job = TuneJob(task, schedules, storage or str(folder / "study.journal"), study_name, str(store.path), epochs,
                   batch_size, optimizer, data_root, device, momentum=momentum)
     try:
         summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, space=space,
-                       probe=probe, n_jobs=n_jobs, out=folder)
+                       probe=probe, n_jobs=n_jobs, out=folder, progress=not quiet)
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {study_name} to resume", err=True)
         raise SystemExit(130) from None
@@ -611,13 +565,19 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
         probe = summary["probe"]
         click.echo(f"LR range test: steepest descent at lr {probe['steepest_lr']:.3g}" if probe["steepest_lr"]
                    else f"LR range test inconclusive ({probe['note']}); suggested LRs kept")
-    if summary["seeded"]:
-        click.echo("seeded with: " + ", ".join(f"{c['name']} lr={c['lr']:g}" for c in summary["seeded"]))
+
+    def described(config: dict[str, Any]) -> str:
+        params = "".join(f" {k}={v:.4g}" if isinstance(v, float) else f" {k}={v}" for k, v in config["params"].items())
+        warmup = config["warmup"]
+        return f"{config['name']} lr={config['lr']:.4g}{params}" + (
+            f" warmup={warmup['kind']}:{warmup['frac']:.4g}" if warmup else "")
+
+    for config in summary["seeded"]:
+        click.echo(f"seeded: {described(config)}")
     if summary["best"]:
         best = summary["best"]
-        params = " ".join(f"{k}={v}" for k, v in best["config"]["params"].items())
-        click.echo(f"best: trial {best['trial']} value {best['value']:.4f}: {best['config']['name']} "
-                   f"lr={best['config']['lr']:g} {params} (run {best['run_id']})")
+        click.echo(f"best: trial {best['trial']} value {best['value']:.4g}: {described(best['config'])} "
+                   f"(run {best['run_id']})")
     click.echo(f"figures in {folder}")
 
 
@@ -637,8 +597,10 @@ def _trainable_task(task_name: str | None, dataset: str | None, model: str | Non
 
 
 from lrrec.bench.cli import bench
+from lrrec.cli_store import store
 
 cli.add_command(bench)
+cli.add_command(store)
 
 
 def main() -> None:

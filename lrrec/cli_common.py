@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lrrec.errors import InvalidValueError, LrrecError
+
+if TYPE_CHECKING:
+    from lrrec.store.store import Store
 
 
 class _UsageMistake(click.ClickException):
@@ -37,7 +41,11 @@ class LrrecGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if ctx.parent is None and _NEW_STORE in ctx.meta:  # said once the command has done its work
+                click.echo(f"created a new store at {ctx.meta[_NEW_STORE]} (with the bundled corpus and literature "
+                           f"prior)", err=True)
+            return result
         except LrrecError as exc:
             raise click.ClickException(str(exc)) from None
         except _HELP_REQUEST:
@@ -90,3 +98,19 @@ store_option = click.option("--store", "store_path", type=click.Path(dir_okay=Fa
                             help="Experience store file (default: $LRREC_STORE, else the user data folder).")
 data_root_option = click.option("--data-root", default=None, type=click.Path(file_okay=False),
                                 help="Folder holding CIFAR / ImageNet data for tasks that need it.")
+
+
+_NEW_STORE = "lrrec.new_store"  # context key: the store this command made, announced when it succeeds
+
+
+def open_cli_store(store_path: str | None, *, reading: bool = False, announce: bool = True) -> Store:
+    """The store a command works on. A reading command refuses a store named by --store or $LRREC_STORE that
+    does not exist (a typo must not become an empty store); a store made now is announced on stderr once the
+    command succeeds."""
+    from lrrec.store.store import open_store
+
+    named = store_path or os.environ.get("LRREC_STORE")
+    store = open_store(store_path, create=not (reading and named))
+    if store.created and announce:
+        click.get_current_context().meta[_NEW_STORE] = store.path
+    return store

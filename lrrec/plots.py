@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lrrec.errors import LrrecError
 from lrrec.paths import writable_folder
 from lrrec.schedules.config import ScheduleConfig
+
+SLICE_PARAMS = 6  # parameters in the slice figure, the most important first
 
 
 def pyplot() -> Any:
@@ -90,42 +95,66 @@ def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
     save_and_close(fig, out)
 
 
-def plot_tuning(summary: dict, curves: dict[str, list[dict]], best_lrs: list[float], out_dir: str | os.PathLike[str]) -> list[str]:
-    """The `lrrec tune` figures: optimisation history, the best schedule's LR, and validation curves."""
+def plot_tuning(study: Any, curves: dict[str, list[dict]], best: ScheduleConfig, steps: int,
+                out_dir: str | os.PathLike[str], *, task: str, metric: str, unit: str = "epoch") -> list[str]:
+    """The `lrrec tune` figures: the study's (see `study_figures`), the best config's LR over `steps` updates,
+    and the curves of the validation `metric` per `unit` (epoch; step on a 2-D surface)."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
 
     folder = Path(out_dir)
-    written = []
-    done = [h for h in summary["history"] if h["value"] is not None]
+    written = [save_and_close(fig, folder / name) for name, fig in study_figures(study, metric).items()]
     fig, ax = plt.subplots(figsize=(7, 4))
-    if done:
-        values = [h["value"] for h in done]
-        best = [max(values[: i + 1]) if summary.get("direction", "max") == "max" else min(values[: i + 1])
-                for i in range(len(values))]
-        ax.scatter([h["trial"] for h in done], values, s=14, label="trial (pruned trials: last reported value)")
-        ax.step([h["trial"] for h in done], best, where="post", color="C1", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("objective")
-    ax.set_title(f"study {summary['study']}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written.append(save_and_close(fig, folder / "history.png"))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(best_lrs)
+    ax.plot(best.lrs(range(steps), steps))
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"best config: {summary['best']['config']['name']}" if summary.get("best") else "no finished trial")
+    ax.set_title(f"best config: {best.name}, lr {best.lr:.4g}")
     fig.tight_layout()
     written.append(save_and_close(fig, folder / "best_lr.png"))
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
         ax.plot([p["epoch"] for p in points], [p["val_metric"] for p in points], marker="o", ms=3, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation metric")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(unit)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{task}: {metric} per {unit}")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     written.append(save_and_close(fig, folder / "curves.png"))
     return written
+
+
+def study_figures(study: Any, metric: str) -> dict[str, Any]:
+    """Optuna's figures of a study, by file name: `history.png` (complete trials, and the best so far in the
+    study's direction), and from two complete trials `importances.png` and `slices.png` (of the
+    `SLICE_PARAMS` most important parameters)."""
+    import optuna
+    from optuna.visualization import matplotlib as optuna_plots
+
+    pyplot()
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    complete, pruned = states.count("COMPLETE"), states.count("PRUNED")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the plots are experimental; importances warn about few trials
+            history = optuna_plots.plot_optimization_history(study, target_name=metric)
+            history.set_title(f"{study.study_name}: {complete} complete trials" +
+                              (f" ({pruned} pruned, not shown)" if pruned else ""), fontsize=10)
+            history.figure.set_size_inches(8, 4.5)
+            figures = {"history.png": history.figure}
+            if complete >= 2:
+                ranked = list(optuna.importance.get_param_importances(study))
+                figures["importances.png"] = optuna_plots.plot_param_importances(study, target_name=metric).figure
+                slices = optuna_plots.plot_slice(study, params=ranked[:SLICE_PARAMS], target_name=metric)
+                figures["slices.png"] = np.ravel(slices)[0].figure
+            for fig in figures.values():
+                fig.tight_layout()
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return figures
 
 
 def plot_range_test(result: Any, out: str | os.PathLike[str]) -> None:

@@ -36,7 +36,8 @@ def run_worker(index: int, sweeps: list, folder: Path) -> Path:
     schedules = ",".join(spec.name for spec in list_specs())
     for tasks, lrs, seeds in sweeps:
         cmd = [sys.executable, "-m", "lrrec.cli", "sweep", "--tasks", tasks, "--schedules", schedules,
-               "--lr-grid", lrs, "--seeds", str(seeds), "--population", "--device", "cpu", "--store", str(store)]
+               "--lr-grid", lrs, "--seeds", str(seeds), "--population", "--device", "cpu", "--quiet", "--store",
+               str(store)]
         began = time.time()
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         print(f"worker {index}: {tasks} done in {time.time() - began:.0f} s", flush=True)

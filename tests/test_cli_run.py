@@ -31,8 +31,8 @@ def test_run_records_the_run_its_curve_and_the_task_fingerprint(tmp_path):
     assert row["final_metric"] == pytest.approx(summary["final_metric"])
     curve = open_store(store).curves(row["run_id"])
     assert [p["epoch"] for p in curve] == [1, 2, 3] and all(p["lr"] is not None for p in curve)
-    (task,) = [t for t in open_store(store).tasks() if t["name"] == "wine/mlp"]
-    assert task["n_params"] > 0 and task["n_classes"] == 3
+    (task,) = [t for t in open_store(store).tasks() if t["task_id"] == row["task_id"]]  # the run's own task
+    assert task["name"] == "wine/mlp" and task["n_params"] > 0 and task["n_classes"] == 3
 
 
 def test_diverged_runs_are_recorded_as_diverged(tmp_path):
@@ -60,12 +60,12 @@ def test_a_sweep_runs_a_repeated_task_or_config_once(tmp_path):
     store = tmp_path / "s.duckdb"
     result = invoke("sweep", "--tasks", "wine/mlp,wine/mlp", "--schedules", "cosine,cosine", "--lr-grid",
                     "0.1,0.1,0.2", "--epochs", "1", "--store", str(store), "--json")
-    assert sorted(r["schedule"]["lr"] for r in json.loads(result.output)) == [0.1, 0.2]
+    assert sorted(r["schedule"]["lr"] for r in json.loads(result.stdout)) == [0.1, 0.2]
     assert len(lrrec_runs(store)) == 2
 
 
 def test_ctrl_c_records_the_run_as_interrupted(tmp_path, monkeypatch):
-    import lrrec.runners.execute as execute
+    from lrrec.runners import execute
 
     real_train = execute.train
 

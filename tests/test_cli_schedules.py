@@ -36,8 +36,9 @@ def test_show_json_has_the_lr_at_every_step_and_applies_settings():
     assert data["name"] == "multistep" and data["family"] == "piecewise"
     assert data["params"]["milestones"] == [0.5]
     expected = ScheduleConfig.create("multistep", lr=0.2, params={"milestones": [0.5]}).lrs(range(10), 10)
-    np.testing.assert_allclose(data["lr"], expected)
-    assert len(data["lr"]) == 10 and data["lr"][4] == 0.2 and data["lr"][5] == pytest.approx(0.02)
+    np.testing.assert_allclose(data["lrs"], expected)
+    assert len(data["lrs"]) == 10 and data["lrs"][4] == 0.2 and data["lrs"][5] == pytest.approx(0.02)
+    assert data["lr"] == 0.2  # the initial LR, as everywhere else
     assert data["search_space"]["gamma"]["search"]["log"] is True
 
 

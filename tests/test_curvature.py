@@ -94,7 +94,7 @@ def test_cli_probe_curvature():
     result = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", "--method", "curvature", "--batches", "8",
                                       "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["task"] == "wine/mlp" and report["batches"] == 8 and report["lr"] > 0
     text = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", "--method", "curvature", "--batches", "8"])
     assert "gradient noise scale" in text.output and "suggested lr" in text.output

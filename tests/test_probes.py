@@ -55,7 +55,7 @@ def test_cli_probe_prints_json_and_plots(tmp_path):
     plot = tmp_path / "range.png"
     result = CliRunner().invoke(cli, ["probe", "--task", "wine/mlp", "--steps", "40", "--plot", str(plot), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["task"] == "wine/mlp" and len(report["lrs"]) == len(report["losses"]) <= 40
     assert plot.stat().st_size > 0
 

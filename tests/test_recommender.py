@@ -144,6 +144,7 @@ def test_cli_evaluate_writes_a_plot(trained_store, tmp_path):
 
 
 def test_suggest_imports_no_torch(tmp_path):
+    open_store(tmp_path / "s.duckdb")
     script = (
         "import sys; from click.testing import CliRunner; from lrrec.cli import cli;"
         f"r = CliRunner().invoke(cli, ['suggest', '--dataset', 'cifar100', '--model', 'wrn', '--store', {str(tmp_path / 's.duckdb')!r}]);"
@@ -175,6 +176,7 @@ def test_cli_suggest_probe_sets_the_lr_from_the_range_test(tmp_path):
 
     task = get_task("wine/mlp")
     measured = float(f"{lr_range_test(task, task.budget).steepest_lr:.3g}")
+    open_store(tmp_path / "s.duckdb")
     result = CliRunner().invoke(cli, ["suggest", "--task", "wine/mlp", "--probe", "--json",
                                       "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code == 0, result.output

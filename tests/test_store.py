@@ -112,14 +112,28 @@ def test_newer_schema_is_refused_and_other_files_are_reported(tmp_path):
         open_store(tmp_path / "notes.txt")
 
 
+def test_a_version_1_store_gains_the_bookkeeping_tables_and_keeps_its_runs(tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    with monkeypatch.context() as old:  # a store made by the lrrec that had only the first migration
+        old.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        old.setattr("lrrec.store.store.SCHEMA_VERSION", 1)
+        runs = open_store(path).runs()
+    store = open_store(path)
+    assert store.info()["schema_version"] == schema.SCHEMA_VERSION == 2 and store.runs() == runs
+    with store.start_run(TASK, "cosine") as run:
+        run.log_metrics({"val_accuracy": 0.5}, step=1)
+    assert store.runs(source="lrrec")[0]["status"] == "finished"
+
+
 def test_a_later_migration_upgrades_an_existing_store_in_place(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     before = open_store(path).info()["runs"]
     step = ["ALTER TABLE runs ADD COLUMN note2 VARCHAR"]
+    later = schema.SCHEMA_VERSION + 1
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
-    monkeypatch.setattr("lrrec.store.store.SCHEMA_VERSION", 2)
+    monkeypatch.setattr("lrrec.store.store.SCHEMA_VERSION", later)
     store = open_store(path)
-    assert store.info()["schema_version"] == 2 and store.info()["runs"] == before
+    assert store.info()["schema_version"] == later and store.info()["runs"] == before
     assert "note2" in store.runs()[0]
 
 

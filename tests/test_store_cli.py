@@ -11,7 +11,6 @@ from lrrec.cli import cli
 from lrrec.store import open_store
 
 
-
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
@@ -33,7 +32,26 @@ def test_ingest_info_export_round_trip(tmp_path, deepobs_dir):
 
 def test_env_var_names_the_store(tmp_path, monkeypatch):
     monkeypatch.setenv("LRREC_STORE", str(tmp_path / "env.duckdb"))
+    assert run("store", "init").output == f"created a new store at {tmp_path / 'env.duckdb'}\n"
     assert json.loads(run("store", "info", "--json").output)["path"] == str(tmp_path / "env.duckdb")
+
+
+def test_a_mistyped_store_is_refused_by_reading_commands_and_announced_by_writing_ones(tmp_path):
+    typo = tmp_path / "typo.duckbd"
+    for args in (["store", "info"], ["store", "export", str(tmp_path / "x.csv")], ["evaluate"],
+                 ["suggest", "--dataset", "cifar100", "--model", "wrn"], ["store", "rm", "--source", "x"]):
+        result = run(*args, "--store", str(typo))
+        assert result.exit_code == 1 and result.output.startswith(f"Error: no store at {typo}; check the path")
+        assert not typo.exists()
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"task": "t/m", "schedule": "cosine", "lr": 0.1, "metric_name": "loss", "final_metric": 1}\n')
+    result = run("ingest", str(rows), "--store", str(typo))
+    assert result.exit_code == 0 and result.stderr.startswith(f"created a new store at {typo}")
+    assert "created" not in run("ingest", str(rows), "--store", str(typo)).output  # only when it was made
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n")
+    assert run("ingest", str(bad), "--store", str(tmp_path / "new.duckdb")).exit_code == 1
+    assert not (tmp_path / "new.duckdb").exists()  # a failed ingest makes no store
 
 
 def test_bad_file_is_one_error_and_exit_1(tmp_path):
@@ -60,13 +78,14 @@ def test_cli_import_loads_no_heavy_library():
 
 def test_a_store_whose_folder_cannot_exist_is_a_one_line_error(tmp_path):
     (tmp_path / "file.png").write_bytes(b"not a folder")
-    result = run("store", "info", "--store", str(tmp_path / "file.png" / "s.duckdb"))
+    result = run("store", "init", "--store", str(tmp_path / "file.png" / "s.duckdb"))
     assert result.exit_code == 1 and "cannot create the folder of store" in result.output
     assert len(result.output.splitlines()) == 1
 
 
 def test_export_takes_its_format_from_the_file_name(tmp_path):
     db = str(tmp_path / "s.duckdb")
+    open_store(db)
     assert run("store", "export", str(tmp_path / "runs.csv"), "--store", db).exit_code == 0
     assert (tmp_path / "runs.csv").read_text().startswith("run_id,task,")
     for args, message in (([str(tmp_path / "runs.jsonl"), "--format", "csv"], "names jsonl but --format is csv"),

@@ -128,7 +128,7 @@ def test_a_failed_bulk_write_leaves_the_store_as_it_was_and_frees_its_space(heal
 
 def test_a_store_that_cannot_be_created_whole_leaves_no_file(tmp_path):
     path = tmp_path / "new.duckdb"
-    one_error_line(lrrec("store", "info", "--store", str(path), file_limit=3 * 2**20))
+    one_error_line(lrrec("store", "init", "--store", str(path), file_limit=3 * 2**20))
     assert not path.exists() and [p.name for p in tmp_path.iterdir()] == ["new.duckdb.lock"]
 
 

@@ -21,6 +21,7 @@ from lrrec.recommender.tune import (
     open_study,
     plan_study,
     resolve_schedules,
+    seed_study,
     space_of,
     transferred_space,
     trial_params,
@@ -102,6 +103,18 @@ def test_a_probed_lr_moves_the_seeds_and_widens_the_lr_range(tmp_path):
     assert probed.lr_range == (plain.lr_range[0], 5.0 * LR_BAND)
     probed, seeded = plan_study(job, store, target, budget, 3, "transferred", lambda: None)  # inconclusive
     assert probed == plain and seeded == transferred
+
+
+def test_suggestions_that_a_probed_lr_makes_equal_are_seeded_once(tmp_path):
+    store = open_store(tmp_path / "store.duckdb")
+    job = TuneJob("digits/mlp", ("cosine",), "unused.journal", "s", str(store.path))
+    target, budget = catalog_fingerprint("digits", "mlp"), get_task("digits/mlp").budget
+    _, unprobed = plan_study(job, store, target, budget, 5, "transferred")
+    _, seeded = plan_study(job, store, target, budget, 5, "transferred", lambda: 0.3)
+    assert len({c.with_settings({"lr": 0.3}).content_hash() for c in unprobed}) < len(unprobed)  # they collapse
+    assert len({c.content_hash() for c in seeded}) == len(seeded) >= 1 and {c.lr for c in seeded} == {0.3}
+    study = optuna.create_study()
+    assert seed_study(study, seeded, job.schedules) == len(seeded) == len(study.get_trials())
 
 
 def _open(storage: str, top: int, pause: float) -> tuple[tuple[str, ...], bool]:
@@ -229,7 +242,7 @@ def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):
         result = CliRunner().invoke(cli, [*common, *other])
         assert result.exit_code == 1 and text in result.output and len(result.output.splitlines()) == 1
     again = CliRunner().invoke(cli, [*common[:4], "2", *common[5:], "--task", "wine/mlp", "--epochs", "1", "--json"])
-    assert again.exit_code == 0 and json.loads(again.output)["trials"] == {"complete": 2}
+    assert again.exit_code == 0 and json.loads(again.stdout)["trials"] == {"complete": 2}
 
 
 def test_ctrl_c_ends_the_trial_quietly_and_stops_the_worker(tmp_path, monkeypatch, capfd):
@@ -254,9 +267,10 @@ def test_cli_tune_writes_figures_and_json(tmp_path):
                                       "--epochs", "2", "--seed-top", "1", "--out", str(out),
                                       "--store", str(tmp_path / "s.duckdb"), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["best"]["config"]["name"] == "cosine" and len(summary["history"]) == 3
-    assert {p.name for p in out.glob("*.png")} == {"history.png", "best_lr.png", "curves.png"}
+    assert {p.name for p in out.glob("*.png")} == {"history.png", "importances.png", "slices.png", "best_lr.png",
+                                                   "curves.png"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -272,3 +286,16 @@ def test_cli_tune_errors(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["tune", *args, "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()  # nothing began, so no empty --out folder is left
+
+
+def test_the_same_seed_draws_the_same_trials_in_every_process(tmp_path):
+    """The worker loads the study with the seeded sampler, so two studies from scratch draw alike."""
+    drawn = []
+    for name in ("a", "b"):
+        args = ["tune", "--task", "surface/rosenbrock", "--schedule", "cosine", "--seed-top", "0", "--no-probe",
+                "--n-trials", "3", "--quiet", "--study", name, "--out", str(tmp_path / name),
+                "--store", str(tmp_path / f"{name}.duckdb")]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        study = optuna.load_study(study_name=name, storage=open_storage(str(tmp_path / name / "study.journal")))
+        drawn.append([t.params for t in study.trials])
+    assert drawn[0] == drawn[1] and len(drawn[0]) == 3

@@ -11,6 +11,7 @@ from lrrec.cli_common import (
     data_root_option,
     emit_json,
     json_option,
+    open_cli_store,
     split_list,
     store_option,
 )
@@ -48,7 +49,6 @@ def survey_command(out: str, task_names: str, surfaces: str | None, quick: bool,
     """Rerun the survey's section 4: 2-D surfaces, then random search + seeds per family on each task."""
     from lrrec.bench.report import check_out, write_survey
     from lrrec.bench.survey import run_survey
-    from lrrec.store.store import open_store
 
     trials = trials if trials is not None else (QUICK["trials"] if quick else FULL_TRIALS)
     epochs = epochs if epochs is not None else (QUICK["epochs"] if quick else None)
@@ -60,7 +60,7 @@ def survey_command(out: str, task_names: str, surfaces: str | None, quick: bool,
                        f"final {run.final_metric if run.final_metric is None else round(run.final_metric, 4)}",
                        err=True)
 
-    result = run_survey(open_store(store_path), split_list(task_names), surfaces=split_list(surfaces) or None,
+    result = run_survey(open_cli_store(store_path, announce=not as_json), split_list(task_names), surfaces=split_list(surfaces) or None,
                         trials=trials, seeds=seeds, epochs=epochs, target=target, data_root=data_root,
                         device=device, on_run=report)
     files = write_survey(result, out, _command(task_names, surfaces, trials, seeds, epochs, target))

@@ -42,6 +42,7 @@ JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 LR_BAND = 3.0  # a transferred space searches LRs from (smallest suggested LR / 3) to (largest x 3)
 SPACES = ("transferred", "library")
 SPACE_WAIT_S = 120.0  # how long a worker waits for the creator of a study to record its space
+POLL_S = 2.0  # how often the progress of worker processes is read from the study
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,23 @@ def trial_params(config: ScheduleConfig, schedules: tuple[str, ...],
         else:
             low, high = param.search
             value = min(max(value, low), high)
-            value = int(round(value)) if param.kind == "int" else float(value)
+            value = round(value) if param.kind == "int" else float(value)
         params[key] = value
     prefix = f"{config.name}." if len(schedules) > 1 else ""
     out = {prefix + k: v for k, v in params.items()}
     if prefix:
         out["schedule"] = config.name
     return out
+
+
+def study_settings(job: TuneJob) -> dict[str, Any]:
+    """The storage, name, seeded sampler and pruner every process opens the study with (a worker that loaded it
+    without them would draw unseeded trials)."""
+    import optuna
+
+    return {"storage": open_storage(job.storage), "study_name": job.study,
+            "sampler": optuna.samplers.TPESampler(seed=job.seed),
+            "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)}
 
 
 def open_study(job: TuneJob, direction: str, plan: Callable[[], tuple[TuneJob, list[ScheduleConfig]]],
@@ -150,9 +161,7 @@ def open_study(job: TuneJob, direction: str, plan: Callable[[], tuple[TuneJob, l
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(job.storage)
-    settings = {"storage": storage, "study_name": job.study, "sampler": optuna.samplers.TPESampler(seed=job.seed),
-                "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)}
+    settings = study_settings(job)
     try:
         study = optuna.load_study(**settings)
     except KeyError:  # no such study yet: plan it, then try to be the one who creates it
@@ -223,6 +232,7 @@ def plan_study(job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, s
     if probed is not None:
         probed = float(f"{probed:.3g}")
         configs, lrs = [c.with_settings({"lr": probed}) for c in configs], [*lrs, probed]
+        configs = list({c.content_hash(): c for c in configs}.values())  # suggestions that differed only in LR
     if space == "transferred" and rec.fallback is None:  # a fallback default is no evidence to narrow on
         schedules, lr_range = transferred_space(configs, lrs)
         job = replace(job, schedules=schedules, lr_range=lr_range)
@@ -247,8 +257,12 @@ def seed_study(study: Any, suggestions: list[ScheduleConfig], schedules: tuple[s
     return count
 
 
-def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> None:
-    """One worker: pull trials from the shared study until `n_trials` of the study are done (or `timeout`)."""
+def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
+               progress: TrialProgress | None = None) -> None:
+    """One worker: pull trials from the shared study until `n_trials` of the study are done (or `timeout`).
+
+    `progress` hears of each finished trial; in a terminal, each trial's epochs get a bar of their own.
+    """
     import optuna
 
     from lrrec.runners.execute import StopRun, budget_for, run_one
@@ -259,7 +273,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
     store = open_store(job.store_path)
-    study = optuna.load_study(study_name=job.study, storage=open_storage(job.storage))
+    study = optuna.load_study(**study_settings(job))
     interrupted: list[int] = []  # trials ended by Ctrl-C
 
     def objective(trial: Any) -> float:
@@ -275,7 +289,8 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
 
         try:
             result = run_one(store, task, config, budget, job.seed, data_root=job.data_root, device=job.device,
-                             on_epoch=report, source_ref=f"optuna {job.study} trial {trial.number}")
+                             on_epoch=report, source_ref=f"optuna {job.study} trial {trial.number}",
+                             progress=progress is not None and progress.bar.terminal)
         except KeyboardInterrupt:  # the run is recorded as interrupted; end the trial quietly, then the worker
             interrupted.append(trial.number)
             trial.study.stop()
@@ -290,8 +305,9 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None) -> Non
         done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
         remaining = max(0, n_trials - done)
     if remaining != 0:
+        callbacks = ([_stop_at(n_trials)] if n_trials else []) + ([progress] if progress is not None else [])
         study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(LrrecError, RuntimeError, ValueError),
-                       callbacks=[_stop_at(n_trials)] if n_trials else None)
+                       callbacks=callbacks)
     if interrupted:
         raise KeyboardInterrupt
 
@@ -306,11 +322,12 @@ def _stop_at(n_trials: int) -> Any:
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
          seed_top: int = 5, space: str = "transferred", probe: bool = True, n_jobs: int = 1,
-         out: Path | None = None) -> dict[str, Any]:
+         out: Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Create or resume the study, plan its space, seed it with the top suggestions, run `n_jobs` workers.
 
     With `probe`, a new study first runs an LR range test on the task (see `plan_study`). `out`, the folder for
-    the results, is checked (and created) before any trial runs.
+    the results, is checked (and created) before any trial runs. `progress` shows the range test's steps and
+    the trials done with the best value so far on stderr (see `Progress`).
     """
     from lrrec.runners.execute import budget_for, task_fingerprint
     from lrrec.runners.tasks import get_task
@@ -332,7 +349,8 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     def range_test() -> float | None:
         from lrrec.runners.probes import lr_range_test
 
-        result = lr_range_test(task, budget, seed=job.seed, data_root=job.data_root, device=job.device)
+        result = lr_range_test(task, budget, seed=job.seed, data_root=job.data_root, device=job.device,
+                               progress=progress)
         probed.update(steepest_lr=result.steepest_lr, note=result.note)
         return result.steepest_lr
 
@@ -355,29 +373,87 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         if made_out and out is not None and not any(out.iterdir()):
             out.rmdir()  # a study that never began leaves no empty --out folder behind
         raise
-    if n_jobs <= 1:
-        run_worker(job, n_trials, timeout)
-    else:  # worker processes sharing the study through its storage, as on several machines
-        command = [sys.executable, "-m", "lrrec.recommender.tune", json.dumps(asdict(job)), json.dumps(n_trials),
-                   json.dumps(timeout)]
-        workers = [subprocess.Popen(command) for _ in range(n_jobs)]
-        try:
-            codes = [w.wait() for w in workers]
-        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too; a signal to this process alone does not
-            for worker in workers:
-                worker.send_signal(signal.SIGINT)
-            for worker in workers:
-                worker.wait()
-            raise
-        if any(codes):
-            raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
-                             f"study {job.study}")
+    trials = TrialProgress(study, n_trials, progress)
+    try:
+        if n_jobs <= 1:
+            run_worker(job, n_trials, timeout, trials)
+        else:
+            _run_workers(job, n_trials, timeout, n_jobs, lambda: trials(study))
+    finally:
+        trials.bar.close()
     summary = summarize(job, [c.to_dict() for c in seeded])
     summary["probe"], summary["resumed"] = probed or None, not created
     if summary["trials"].get("fail") and not summary["trials"].get("complete"):
         raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
                          f"(lrrec store info) for the error")
     return summary
+
+
+def _run_workers(job: TuneJob, n_trials: int | None, timeout: float | None, n_jobs: int,
+                 poll: Callable[[], None]) -> None:
+    """Worker processes sharing the study through its storage, as on several machines; `poll` runs every
+    `POLL_S` seconds while they work, and once at the end."""
+    command = [sys.executable, "-m", "lrrec.recommender.tune", json.dumps(asdict(job)), json.dumps(n_trials),
+               json.dumps(timeout)]
+    workers = [subprocess.Popen(command) for _ in range(n_jobs)]
+    try:
+        codes = []
+        for worker in workers:
+            while True:
+                try:
+                    codes.append(worker.wait(timeout=POLL_S))
+                    break
+                except subprocess.TimeoutExpired:
+                    poll()
+        poll()
+    except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too; a signal to this process alone does not
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            worker.wait()
+        raise
+    if any(codes):
+        raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
+                         f"study {job.study}")
+
+
+class TrialProgress:
+    """The trials of a study done (of `n_trials`) with the best value so far, on stderr (see `Progress`).
+
+    Called with the study (as an Optuna callback, or by a poll), it reports every trial finished since the last
+    call, whichever worker ran it.
+    """
+
+    def __init__(self, study: Any, n_trials: int | None, enabled: bool) -> None:
+        from lrrec.runners.train import Progress
+
+        finished = _finished(study)
+        self.seen = {t.number for t in finished}
+        self.maximize = study.direction.name == "MAXIMIZE"
+        self.best: Any = None
+        for trial in finished:
+            self._compare(trial)
+        self.bar = Progress("tune", n_trials, "trial", enabled, initial=len(finished))
+
+    def __call__(self, study: Any, trial: Any = None) -> None:
+        for done in _finished(study):
+            if done.number not in self.seen:
+                self.seen.add(done.number)
+                self._compare(done)
+                value = f" {done.value:.4g}" if done.state.name == "COMPLETE" else ""
+                best = f"; best {self.best.value:.4g} (#{self.best.number})" if self.best else ""
+                self.bar.update(f"#{done.number} {done.state.name.lower()}{value}{best}")
+
+    def _compare(self, trial: Any) -> None:
+        if trial.state.name == "COMPLETE" and (self.best is None or (
+                trial.value > self.best.value if self.maximize else trial.value < self.best.value)):
+            self.best = trial
+
+
+def _finished(study: Any) -> list[Any]:
+    """The study's finished trials (complete, pruned, failed) in the order they finished."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    return sorted(trials, key=lambda t: (t.datetime_complete, t.number))
 
 
 def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
@@ -402,19 +478,26 @@ def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_figures(summary: dict[str, Any], store: Any, folder: Path) -> list[str]:
-    """Plot the history, the best config's LR curve and its validation curve against the top suggestion's."""
+    """Plot the study (Optuna's history, importances and slices), the best config's LR curve, and its validation
+    curve against the top suggestion's."""
+    import optuna
+
     from lrrec.plots import plot_tuning
+    from lrrec.runners.tasks import get_task
 
     if not summary["best"]:
         return []
     folder.mkdir(parents=True, exist_ok=True)
-    best = ScheduleConfig.from_dict(summary["best"]["config"])
+    study = optuna.load_study(study_name=summary["study"], storage=open_storage(summary["storage"]))
     runs = {h["trial"]: h["run_id"] for h in summary["history"] if h["run_id"]}
     curves = {f"best (trial {summary['best']['trial']})": store.curves(summary["best"]["run_id"])}
     if summary["seeded"] and 0 in runs and runs[0] != summary["best"]["run_id"]:
         curves["top suggestion (trial 0)"] = store.curves(runs[0])
     steps = max((p["step"] or 0 for p in next(iter(curves.values()))), default=100) or 100
-    return plot_tuning(summary, curves, best.lrs(range(steps), steps).tolist(), folder)
+    metric = study.user_attrs.get("lrrec.metric", {}).get("name", "objective")
+    unit = "step" if get_task(summary["task"]).kind == "surface" else "epoch"
+    return plot_tuning(study, curves, ScheduleConfig.from_dict(summary["best"]["config"]), steps, folder,
+                       task=summary["task"], metric=metric, unit=unit)
 
 
 def _config_of(params: dict[str, Any], schedules: tuple[str, ...]) -> ScheduleConfig:

@@ -14,6 +14,8 @@ From K minibatch gradients g_i and their mean (a batch of K*B):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from torch import nn
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
+    Progress,
     batch_generator,
     endless_batches,
     oom_as_error,
@@ -56,9 +59,13 @@ class CurvatureProbe:
         return asdict(self)
 
 
-def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int = BATCHES,
-                    data_root: str | None = None, device: str | None = None) -> CurvatureProbe:
-    """Estimate the noise scale, eps_max and lambda_max of `task` at initialisation with `budget`'s batch size."""
+def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int = BATCHES, data_root: str | None = None,
+                    device: str | None = None, progress: bool = False) -> CurvatureProbe:
+    """Estimate the noise scale, eps_max and lambda_max of `task` at initialisation with `budget`'s batch size.
+
+    `progress` shows its steps on stderr: the minibatch gradients, the curvature along the gradient, and each
+    power-iteration step (in a pipe, a line for the gradients together and one for each other step).
+    """
     if task.kind == "surface":
         raise InvalidValueError(f"{task.name}: the curvature probe needs a task with training data, not a 2-D surface")
     if n_batches < 2:
@@ -69,18 +76,24 @@ def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int
     model = task.build(data).to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
     stream = endless_batches(task, data, budget.batch_size, dev, batch_generator(data, dev, seed))
-    with oom_as_error(task, budget):
+    bar = Progress(f"curvature probe {task.name}", n_batches + 1 + POWER_STEPS, "step", progress)
+    with oom_as_error(task, budget), closing(bar):
         sample = [next(stream) for _ in range(n_batches)]
         if len(sample[0][1]) < budget.batch_size:  # the set is smaller than one batch: every batch is all of it
             raise InvalidValueError(f"--batch-size {budget.batch_size} exceeds the {len(sample[0][1])} training "
                                     f"samples, so every batch is the whole set and has no gradient noise to "
                                     f"measure; lower the batch size")
-        grads = [_flat(torch.autograd.grad(_loss(model, x, y), params)) for x, y in sample]
+        grads = []
+        for x, y in sample:
+            grads.append(_flat(torch.autograd.grad(_loss(model, x, y), params)))
+            bar.update(f"gradient of batch {len(grads)}/{n_batches}", line=len(grads) == n_batches)
         small_sq = torch.stack([g.square().sum() for g in grads]).mean().item()
         mean = torch.stack(grads).mean(0)
         big_sq = mean.square().sum().item()
         curvature = _dot(mean, _hvp(model, params, sample, mean)) / big_sq if big_sq > 0 else math.nan
-        eigenvalue = _top_eigenvalue(model, params, sample[:POWER_BATCHES], seed)
+        bar.update(f"curvature along the gradient {curvature:.4g}")
+        eigenvalue = _top_eigenvalue(model, params, sample[:POWER_BATCHES], seed,
+                                     lambda k, value: bar.update(f"power iteration {k}: top eigenvalue {value:.4g}"))
     return _summarise(task, budget, n_batches, small_sq, big_sq, curvature, eigenvalue)
 
 
@@ -131,17 +144,20 @@ def _hvp(model: nn.Module, params: list[torch.Tensor], sample: list[tuple[torch.
     return total / len(sample)
 
 
-def _top_eigenvalue(model: nn.Module, params: list[torch.Tensor],
-                    sample: list[tuple[torch.Tensor, torch.Tensor]], seed: int) -> float:
-    """The largest-magnitude Hessian eigenvalue by power iteration from a seeded random start."""
+def _top_eigenvalue(model: nn.Module, params: list[torch.Tensor], sample: list[tuple[torch.Tensor, torch.Tensor]],
+                    seed: int, on_step: Callable[[int, float], None] | None = None) -> float:
+    """The largest-magnitude Hessian eigenvalue by power iteration from a seeded random start; `on_step` hears
+    each step's number and estimate."""
     n = sum(p.numel() for p in params)
     g = torch.Generator().manual_seed(seed)
     vector = torch.randn(n, generator=g).to(params[0].device)
     vector /= vector.norm()
     value = 0.0
-    for _ in range(POWER_STEPS):
+    for step in range(1, POWER_STEPS + 1):
         product = _hvp(model, params, sample, vector)
         new = _dot(vector, product)
+        if on_step is not None:
+            on_step(step, new)
         norm = float(product.norm())
         if norm == 0 or not math.isfinite(norm):
             return new

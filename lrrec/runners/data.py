@@ -11,7 +11,7 @@ import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -43,22 +43,25 @@ class TensorData:
         return tuple(self.x_train.shape[1:])
 
 
-def _split(x: np.ndarray, y: np.ndarray, val_frac: float = 0.2, seed: int = 0) -> TensorData:
-    """A fixed stratified-enough split (fixed seed, so every run of a task sees the same data)."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = int(round(len(x) * val_frac))
-    val, train = order[:n_val], order[n_val:]
-    return TensorData(torch.as_tensor(x[train], dtype=torch.float32), torch.as_tensor(y[train], dtype=torch.long),
-                      torch.as_tensor(x[val], dtype=torch.float32), torch.as_tensor(y[val], dtype=torch.long),
+def _split(x: np.ndarray, y: np.ndarray, standardise: bool, val_frac: float = 0.2, seed: int = 0) -> TensorData:
+    """A fixed stratified split (fixed seed, so every run of a task sees the same data).
+
+    With `standardise`, features are centred and scaled by the training part's statistics, applied to both parts.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=round(len(x) * val_frac),
+                                                      random_state=seed, stratify=y)
+    if standardise:
+        mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
+        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    return TensorData(torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(y_train, dtype=torch.long),
+                      torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(y_val, dtype=torch.long),
                       int(y.max()) + 1)
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-8)
-
-
 def load_sklearn(name: str, image: bool = False) -> TensorData:
-    """digits (8x8 images, optionally kept as images), breast_cancer or wine, standardised."""
+    """digits (8x8 images scaled to [0, 1], optionally kept as images), breast_cancer or wine (standardised)."""
     from sklearn import datasets
 
     loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer,
@@ -69,9 +72,7 @@ def load_sklearn(name: str, image: bool = False) -> TensorData:
         x = x / 16.0
         if image:
             x = x.reshape(-1, 1, 8, 8)
-    else:
-        x = _standardise(x).astype(np.float32)
-    return _split(x, bunch.target.astype(np.int64))
+    return _split(x, bunch.target.astype(np.int64), standardise=name != "digits")
 
 
 def load_mnist1d(seed: int = 0) -> TensorData:
@@ -89,8 +90,9 @@ def load_mnist1d(seed: int = 0) -> TensorData:
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles CIFAR batches only: dicts, lists, bytes and numpy arrays; any other global is refused."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+        ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:

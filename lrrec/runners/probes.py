@@ -19,6 +19,7 @@ import torch
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
+    Progress,
     batch_generator,
     build_optimizer,
     endless_batches,
@@ -53,8 +54,10 @@ class RangeTest:
 
 
 def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STEPS, low: float = 1e-5,
-                  high: float = 10.0, data_root: str | None = None, device: str | None = None) -> RangeTest:
-    """Run the LR range test on `task` with `budget`'s optimizer and batch size."""
+                  high: float = 10.0, data_root: str | None = None, device: str | None = None,
+                  progress: bool = False) -> RangeTest:
+    """Run the LR range test on `task` with `budget`'s optimizer and batch size; `progress` shows its steps on
+    stderr (a line per tenth of them in a pipe)."""
     if task.kind == "surface":
         raise InvalidValueError(f"{task.name}: the LR range test needs a task with training data, not a 2-D surface")
     if not 0 < low < high or steps < MIN_DESCENT + 1:
@@ -63,8 +66,12 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
     dev = pick_device(device)
     data = to_device(load_data(task, data_root), dev)
     torch.manual_seed(seed)
-    with oom_as_error(task, budget):
-        lrs, losses = _sweep(task, budget, data, dev, seed, steps, low, high)
+    bar = Progress(f"LR range test {task.name}", steps, "step", progress)
+    try:
+        with oom_as_error(task, budget):
+            lrs, losses = _sweep(task, budget, data, dev, seed, steps, low, high, bar)
+    finally:
+        bar.close()
     if not lrs:
         raise LrrecError(f"{task.name}: the loss is not finite at lr {low:g}, the first of the test; check the "
                          f"model and data, or lower --low")
@@ -79,7 +86,7 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
 
 
 def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, steps: int, low: float,
-           high: float) -> tuple[list[float], list[float]]:
+           high: float, bar: Progress) -> tuple[list[float], list[float]]:
     """Train with exponentially rising LRs; the LRs and smoothed losses until the loss blows up."""
     model, autocast = for_device(task.build(data).to(dev), dev)
     model.train()
@@ -88,6 +95,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
     lrs: list[float] = []
     losses: list[float] = []
     average, best = 0.0, math.inf
+    every = max(1, steps // 10)
     for i, (x, y) in zip(range(steps), endless_batches(task, data, budget.batch_size, dev, generator)):
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
@@ -100,4 +108,5 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
         lrs.append(lr)
         losses.append(smoothed)
         best = min(best, smoothed)
+        bar.update(f"lr {lr:.3g}, loss {smoothed:.4g}", line=(i + 1) % every == 0)
     return lrs, losses

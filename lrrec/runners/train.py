@@ -8,6 +8,7 @@ per epoch. Divergence (a non-finite loss, or a loss far above its start) stops t
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -216,7 +217,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
     outcome = Outcome("finished", task.metric, task.direction, None, None, 0, 0, total, 0.0, str(dev))
     start_loss: float | None = None
     began = time.perf_counter()
-    bar = _progress(budget.epochs, task.name, progress)
+    bar = Progress(task.name, budget.epochs, "epoch", progress)
     try:
         for epoch in range(1, budget.epochs + 1):
             model.train()
@@ -244,8 +245,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
             record = EpochRecord(epoch, outcome.steps_done, last_lr, train_loss,
                                  val_loss, val_acc)
             record_epoch(outcome, record, on_epoch)
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{val_acc:.4f}", lr=f"{record.lr:.3g}")
+            bar.update(f"loss {train_loss:.4g}, {task.metric} {val_acc:.4g}, lr {record.lr:.3g}")
     except _Divergence:
         outcome.status = "diverged"
     finally:
@@ -320,7 +320,55 @@ def _train_surface(task: Task, surface: Surface, config: ScheduleConfig, budget:
     return outcome
 
 
-def _progress(total: int, label: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+class Progress:
+    """Progress of long work on stderr: a tqdm bar in a terminal; in a pipe or log, a line per unit of work
+    (`desc: unit n/total: note`, no carriage returns). Disabled, it writes nothing."""
 
-    return tqdm(total=total, desc=label, unit="epoch", disable=not enabled, leave=False)
+    def __init__(self, desc: str, total: int | None, unit: str, enabled: bool = True, initial: int = 0) -> None:
+        self.desc, self.total, self.unit, self.done = desc, total, unit, initial
+        self.enabled = enabled
+        self.terminal = enabled and sys.stderr.isatty()
+        self._written = initial  # units counted by the last line written (pipe)
+        self._note = ""
+        self._bar: Any = None
+        if self.terminal:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=False, file=sys.stderr,
+                             dynamic_ncols=True)
+
+    def update(self, note: str = "", line: bool = True) -> None:
+        """Count one more unit; `note` says how it went. `line=False`: no line for it in a pipe."""
+        self.done += 1
+        self._note = note
+        if self.total is not None and self.done > self.total:  # more work than planned (tune's last round)
+            self.total = self.done
+            if self._bar is not None:
+                self._bar.total = self.total
+        if self._bar is not None:
+            self._bar.set_postfix_str(note, refresh=False)
+            self._bar.update()
+        elif self.enabled and line:
+            self._line()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Write other output inside this: a terminal's bars are cleared first and redrawn after."""
+        if self._bar is None:
+            yield
+            return
+        with self._bar.external_write_mode():
+            yield
+
+    def close(self) -> None:
+        """Remove the bar; in a pipe, write the line of units not yet written."""
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled and self.done != self._written:
+            self._line()
+
+    def _line(self) -> None:
+        count = f"{self.done}/{self.total}" if self.total else str(self.done)
+        sys.stderr.write(f"{self.desc}: {self.unit} {count}" + (f": {self._note}" if self._note else "") + "\n")
+        sys.stderr.flush()
+        self._written = self.done

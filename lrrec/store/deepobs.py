@@ -78,8 +78,8 @@ def deepobs_row(data: Any) -> dict[str, Any]:
     hyper = data["optimizer_hyperparams"]
     if not isinstance(hyper, Mapping) or not _is_number(hyper.get("learning_rate")):
         raise InvalidValueError("optimizer_hyperparams needs a numeric learning_rate")
-    series = {key: _series(data, key, n) for key in ("train_losses", "valid_losses", "test_losses",
-                                                     "train_accuracies", "valid_accuracies", "test_accuracies")}
+    series = {key: _series(data, key, n, key in _REQUIRED) for key in (
+        "train_losses", "valid_losses", "test_losses", "train_accuracies", "valid_accuracies", "test_accuracies")}
     training = data.get("training_params") or {}
     epochs_list, factors = training.get("lr_sched_epochs") or [], training.get("lr_sched_factors") or []
     per_epoch = epoch_factors(epochs_list, factors, n)
@@ -93,8 +93,8 @@ def deepobs_row(data: Any) -> dict[str, Any]:
                "extra": {name: _value(series, k, e) for k, name in _EXTRA_SERIES.items()
                          if series[k] is not None} or None}
               for e in range(last + 1)]
-    notes = [f"DeepOBS problem {data['testproblem']}; lr_sched recognised as {schedule.name} "
-             f"(largest per-epoch factor gap {deviation:.3g}); steps per epoch not in the file"]
+    notes = [(f"DeepOBS problem {data['testproblem']}; lr_sched recognised as {schedule.name} "
+              f"(largest per-epoch factor gap {deviation:.3g}); steps per epoch not in the file")]
     if diverged_at is not None:
         notes.append(f"diverged at epoch {diverged_at}: losses non-finite or reset to their epoch-0 values")
     test_key = "test_accuracies" if has_acc else "test_losses"
@@ -185,16 +185,22 @@ def _optimizer_params(hyper: Mapping[str, Any], l2_reg: Any) -> dict[str, Any] |
     return out or None
 
 
-def _series(data: Mapping[str, Any], key: str, n: int) -> list[float | None] | None:
+def _series(data: Mapping[str, Any], key: str, n: int, required: bool = False) -> list[float | None] | None:
+    """The values of one series; the losses are required, and their length is what bounds `num_epochs` (a short
+    file claiming 10**12 epochs would otherwise build per-epoch lists until memory runs out)."""
     values = data.get(key)
-    if values is None:
+    if values is None and not required:
         return None
     if not isinstance(values, list) or len(values) != n + 1:
         raise InvalidValueError(f"{key} must list num_epochs + 1 = {n + 1} values, got "
-                                f"{len(values) if isinstance(values, list) else type(values).__name__}")
+                                f"{len(values) if isinstance(values, list) else _json_type(values)}")
     if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
         raise InvalidValueError(f"{key} must hold numbers")
     return [float(v) if _is_number(v) else None for v in values]
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _value(series: Mapping[str, list[float | None] | None], key: str, epoch: int) -> float | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from lrrec.store.deepobs import read_deepobs
 from lrrec.store.interchange import TABLE_SUFFIXES, RowParser, RunRecord
 from lrrec.store.store import Store
 from lrrec.store.tabular import read_csv, read_jsonl, read_parquet
+from lrrec.store.upkeep import utc_now
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
 _SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna",
@@ -56,6 +59,15 @@ def _is_journal(path: Path) -> bool:
     return isinstance(first, dict) and "op_code" in first
 
 
+@dataclass
+class ValidatedInput:
+    """Every target read and validated: the good records, the invalid rows (`where: reason`), the files."""
+
+    records: list[RunRecord]
+    problems: list[str]
+    files: list[dict[str, Any]]
+
+
 def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str | None = None,
            skip_invalid: bool = False, **optuna_options: str | None) -> dict[str, Any]:
     """Validate every row of every target, then add the new runs in one transaction.
@@ -64,6 +76,12 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
     rows and reports the others. Runs already in the store are counted as duplicates, not added again.
     `optuna_options` (study, schedule, task, metric) apply to Optuna storages only.
     """
+    return add_validated(store, read_inputs(targets, fmt, source, skip_invalid, **optuna_options))
+
+
+def read_inputs(targets: Sequence[str], fmt: str = "auto", source: str | None = None, skip_invalid: bool = False,
+                **optuna_options: str | None) -> ValidatedInput:
+    """Read and validate every row of every target (see `ingest`), touching no store."""
     if fmt not in FORMATS:
         raise InvalidValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not targets:
@@ -87,7 +105,8 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
             except LrrecError as exc:
                 problems.append(f"{where}: {exc}")
             except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # input no check foresaw
-                problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {str(exc)[:200]})")
+                reason = str(exc)[:200].encode("unicode_escape").decode("ascii")  # one line, whatever it says
+                problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {reason})")
         if count == 0:
             raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
         files.append({"path": target, "format": kind, "rows": count})
@@ -96,9 +115,15 @@ def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str 
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         raise IngestError(f"{len(problems)} invalid row(s); nothing was ingested (fix them, or pass "
                           f"--skip-invalid to ingest the valid rows):\n  " + "\n  ".join(shown) + more, problems)
-    added, duplicates = store.add_records(records, copy_first=True)
-    return {"store": str(store.path), "files": files, "rows": sum(f["rows"] for f in files), "added": added,
-            "duplicates": duplicates, "skipped": problems}
+    return ValidatedInput(records, problems, files)
+
+
+def add_validated(store: Store, validated: ValidatedInput) -> dict[str, Any]:
+    """Add the validated runs as one ingest batch (all or nothing); the report `lrrec ingest` prints."""
+    batch = f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    added, duplicates = store.add_records(validated.records, copy_first=True, batch_id=batch)
+    return {"store": str(store.path), "files": validated.files, "rows": sum(f["rows"] for f in validated.files),
+            "added": added, "duplicates": duplicates, "skipped": validated.problems, "batch": batch if added else None}
 
 
 def _reader(kind: str, target: str, optuna_options: dict[str, str | None]) -> Iterator[tuple[str, Any]]:

@@ -183,7 +183,7 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infin
 def _number_text(key: str, text: str, kind: str) -> float | int:
     """A number written in a CSV cell: plain decimal or scientific notation (no `1_0`, no hex)."""
     cell = text.strip()
-    if not _NUMBER.fullmatch(cell) or len(cell) > _MAX_DIGITS:
+    if len(cell) > _MAX_DIGITS or not _NUMBER.fullmatch(cell):  # length first: the match is quadratic in it
         raise InvalidValueError(f"{key} must be a number, got {text[:40]!r}")
     if kind == "float" or any(c in cell for c in ".eEnN"):
         return float(cell)
@@ -305,13 +305,21 @@ def check_plausible(values: Mapping[str, Any], curves: list[dict[str, Any]]) -> 
 
 
 def _validated(what: str, build: Callable[[], Any]) -> Any:
-    """Run a constructor on imported data; a type error from odd input becomes a one-line row error."""
+    """Run a constructor on imported data; a type error from odd input becomes a one-line row error, and so does a
+    message that quotes the data raw (a schedule family with a line break in it would break the report's lines)."""
     try:
         return build()
-    except LrrecError:
-        raise
+    except LrrecError as exc:
+        if str(exc).isprintable():
+            raise
+        raise type(exc)(_printable(str(exc))) from None
     except (TypeError, ValueError, KeyError) as exc:
-        raise InvalidValueError(f"{what}: {exc}") from None
+        raise InvalidValueError(_printable(f"{what}: {exc}")) from None
+
+
+def _printable(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped as in Python (\\n, \\x00, \\u2028)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def best_of(values: list[float | None], direction: str) -> float | None:

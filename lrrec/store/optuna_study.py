@@ -33,33 +33,54 @@ def read_optuna(target: str, study: str | None = None, schedule: str | None = No
         names = optuna.study.get_all_study_names(storage)
     except LrrecError:
         raise
-    except Exception as exc:  # a foreign library reading a foreign file: report, never crash
-        raise IngestError(f"{target}: not a readable Optuna storage ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a foreign library reading a foreign file: report, never crash
+        hint = ("; Optuna would have to add its tables to it, and lrrec opens an SQLite file read-only"
+                if "readonly database" in str(exc) else "")
+        raise IngestError(f"{target}: not a readable Optuna storage ({_brief(exc)}){hint}; nothing was ingested"
+                          ) from None
     if not names:
         raise IngestError(f"{target}: no Optuna study in it (not an Optuna storage, or an empty one)")
     if study is None:
         if len(names) != 1:
-            raise IngestError(f"{target} holds {len(names)} studies ({', '.join(names)}); "
+            raise IngestError(f"{target} holds {len(names)} studies ({', '.join(map(_label, names))}); "
                               f"pass --study NAME")
         study = names[0]
     if study not in names:
-        raise IngestError(str(unknown_name(f"study in {target}", study, names)))
-    loaded = optuna.load_study(study_name=study, storage=storage)
-    if len(loaded.directions) != 1:
-        raise IngestError(f"study {study} has {len(loaded.directions)} objectives; lrrec ingests "
+        raise IngestError(str(unknown_name(f"study in {target}", study, map(_label, names))))
+    try:
+        loaded = optuna.load_study(study_name=study, storage=storage)
+        directions, attrs = loaded.directions, loaded.user_attrs
+        trials = loaded.get_trials(deepcopy=False)
+    except Exception as exc:  # noqa: BLE001 - a journal that replays into a study Optuna cannot load
+        raise IngestError(f"{target}: study {_label(study)} is not readable ({_brief(exc)}); nothing was ingested"
+                          ) from None
+    if len(directions) != 1:
+        raise IngestError(f"study {_label(study)} has {len(directions)} objectives; lrrec ingests "
                           f"single-objective studies")
-    attrs = loaded.user_attrs
-    base = _study_fields(attrs, loaded.direction.name, schedule, task, metric)
-    for trial in loaded.get_trials(deepcopy=False):
+    base = _study_fields(attrs, directions[0].name, schedule, task, metric)
+    for trial in trials:
         status = _STATUS.get(trial.state.name)
         if status is None:
             continue
-        where = f"{target}#{study}/{trial.number}"
+        where = f"{target}#{_label(study)}/{trial.number}"
         try:
             yield where, _trial_row(trial, status, base, attrs.get("lrrec.schedule") or schedule,
                                     "lrrec.task" in attrs, study)
         except LrrecError as exc:
             yield where, exc
+        except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError, RuntimeError) as exc:
+            yield where, InvalidValueError(f"not a readable trial ({_brief(exc)})")  # a shape no check foresaw
+
+
+def _label(name: Any) -> str:
+    """A study name as it can stand in a one-line message (an empty name, or one with a line break, is quoted)."""
+    return name if isinstance(name, str) and name.isprintable() and name else repr(name)
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception as one short line (SQLAlchemy's messages run over several, with the SQL)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def _storage(target: str) -> Any:
@@ -69,6 +90,7 @@ def _storage(target: str) -> Any:
     if "://" in target:
         if target.startswith("sqlite:///"):
             _check_optuna_sqlite(target, Path(target[len("sqlite:///"):]))
+            return _read_only_sqlite(Path(target[len("sqlite:///"):]))
         return optuna.storages.RDBStorage(target)
     path = Path(target)
     if not path.is_file():
@@ -76,8 +98,20 @@ def _storage(target: str) -> Any:
     with open(path, "rb") as handle:
         if handle.read(16).startswith(b"SQLite format 3"):
             _check_optuna_sqlite(target, path)
-            return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
+            return _read_only_sqlite(path)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _read_only_sqlite(path: Path) -> Any:
+    """Optuna's storage on an SQLite file opened read-only, by name: given a URL, Optuna would add its tables, a
+    version row and an alembic stamp to a file that lacks them, and read `?` or `#` in the name as URL syntax."""
+    import sqlite3
+
+    import optuna
+
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return optuna.storages.RDBStorage("sqlite://", engine_kwargs={
+        "creator": lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)})
 
 
 def _check_optuna_sqlite(target: str, path: Path) -> None:
@@ -111,6 +145,10 @@ def _study_fields(attrs: Mapping[str, Any], direction: str, schedule: str | None
                           "(see `lrrec schedules list`)")
     metric_attr = attrs.get("lrrec.metric") or {}
     budget = attrs.get("lrrec.budget") or {}
+    for key, value, example in (("lrrec.metric", metric_attr, '{"name": "val_accuracy", "direction": "max"}'),
+                                ("lrrec.budget", budget, '{"epochs": 30}')):
+        if not isinstance(value, Mapping):
+            raise IngestError(f"study attribute {key} must be an object like {example}, got {repr(value)[:80]}")
     return {"task": task_value, "metric_name": metric_attr.get("name") or metric or "objective",
             "direction": metric_attr.get("direction") or ("max" if direction == "MAXIMIZE" else "min"),
             "epochs": budget.get("epochs"), "steps": budget.get("steps"), "batch_size": budget.get("batch_size"),
@@ -156,8 +194,8 @@ def _trial_row(trial: Any, status: str, base: Mapping[str, Any], schedule: str |
     started, completed = trial.datetime_start, trial.datetime_complete
     row.update(schedule=name, schedule_params=flat, status=status, extra=extra,
                final_metric=trial.value, seed=trial.user_attrs.get("lrrec.seed"),
-               curves=[{"epoch": step, "val_metric": value if math.isfinite(value) else None} for step, value in
-                       sorted(trial.intermediate_values.items())] or None,
+               curves=[{"epoch": step, "val_metric": None if isinstance(value, float) and not math.isfinite(value)
+                        else value} for step, value in sorted(trial.intermediate_values.items())] or None,
                created_at=started, wall_time_s=(completed - started).total_seconds()
                if started and completed else None)
     return {k: v for k, v in row.items() if v is not None}

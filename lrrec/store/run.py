@@ -21,6 +21,7 @@ from lrrec.errors import InvalidValueError, unknown_name
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
 from lrrec.store.interchange import STATUSES, RowParser, best_of
+from lrrec.store.upkeep import utc_now
 from lrrec.store.writer import curve_row, insert_rows
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class Run:
                "source": source, "notes": notes, "extra": dict(extra) if extra else None}
         row = {k: v for k, v in row.items() if v is not None}
         record = RowParser(source).parse({**row, "source_ref": source_ref}, "")
-        store.add_records([record])
+        store.begin_run(record)
         return cls(store, record.run_id, metric_name, record.values["direction"], target_value, flush_interval_s)
 
     # -- logging -----------------------------------------------------------------------------------------
@@ -124,9 +125,9 @@ class Run:
     def flush(self) -> None:
         """Write the buffered curve points now."""
         points, self._pending = self._pending, []
-        if points:
-            with self.store.transaction() as con:
-                insert_rows(con, "curves", [curve_row(self.run_id, p) for p in points])
+        with self.store.transaction() as con:
+            insert_rows(con, "curves", [curve_row(self.run_id, p) for p in points])
+            con.execute("UPDATE run_owners SET heartbeat_at = ? WHERE run_id = ?", [utc_now(), self.run_id])
         self._last_flush = time.monotonic()
 
     # -- ending ------------------------------------------------------------------------------------------
@@ -147,6 +148,7 @@ class Run:
                            WHERE run_id = ?""",
                         [status, final, best_of(self._values, self.direction), self._time_to_target,
                          self._step_to_target, time.monotonic() - self._started, note, self.run_id])
+            con.execute("DELETE FROM run_owners WHERE run_id = ?", [self.run_id])
         self.status = status
 
     def __enter__(self) -> Run:

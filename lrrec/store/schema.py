@@ -32,7 +32,17 @@ _V1 = [
     "CREATE INDEX curves_run ON curves (run_id)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# v2: store-local bookkeeping, kept out of `runs` so exports and imports carry the same rows.
+_V2 = [
+    # the process that is writing each running run (deleted when the run ends): tells a live run from a stale one
+    """CREATE TABLE run_owners (
+        run_id VARCHAR PRIMARY KEY, host VARCHAR NOT NULL, pid BIGINT NOT NULL, heartbeat_at TIMESTAMP NOT NULL)""",
+    # the `lrrec ingest` call that added each run, so a wrong ingest can be removed whole
+    """CREATE TABLE ingest_batches (
+        run_id VARCHAR PRIMARY KEY, batch_id VARCHAR NOT NULL, ingested_at TIMESTAMP NOT NULL)""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 def schema_version(con: Any) -> int:

@@ -33,6 +33,7 @@ from lrrec.store.access import (
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
+from lrrec.store.upkeep import owner_row, stale_runs
 from lrrec.store.writer import write_records
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
@@ -62,9 +63,16 @@ def chosen_store_path(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path or os.environ.get("LRREC_STORE") or default_store_path()).expanduser()
 
 
-def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S) -> Store:
-    """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder."""
+def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S,
+               create: bool = True) -> Store:
+    """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder.
+
+    With `create=False` a missing store is an error, so a mistyped path never becomes a new, empty store.
+    """
     store = Store(chosen_store_path(path), lock_timeout_s)
+    if not create and not store.path.exists():
+        raise StoreError(f"no store at {store.path}; check the path, or make a new store there with "
+                         f"`lrrec store init --store {store.path}`")
     store.ensure_schema()
     return store
 
@@ -75,6 +83,7 @@ class Store:
     def __init__(self, path: Path, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self.path = path
         self.lock_timeout_s = lock_timeout_s
+        self.created = False  # set by `ensure_schema` when it made the file
 
     # -- connections -------------------------------------------------------------------------------------
     @contextmanager
@@ -93,7 +102,7 @@ class Store:
                 yield con
 
     @contextmanager
-    def _copy_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def bulk_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction on a copy that replaces the store once complete: a failure leaves it as it was."""
         with file_lock(self.path, exclusive=True, timeout_s=self.lock_timeout_s), \
                 copied(self.path, self.lock_timeout_s) as con:
@@ -110,7 +119,8 @@ class Store:
                                  f"{SCHEMA_VERSION}; upgrade lrrec")
             if current == SCHEMA_VERSION:
                 return
-        with self._copy_transaction() as con:  # a new store appears whole or not at all
+        existed = self.path.exists()
+        with self.bulk_transaction() as con:  # a new store appears whole or not at all
             current = schema_version(con)
             if current < SCHEMA_VERSION:
                 migrate(con, current)
@@ -119,6 +129,7 @@ class Store:
 
                 write_records(con, literature_records())
                 load_corpus(con)
+        self.created = not existed and self.path.exists()
 
     # -- writing -----------------------------------------------------------------------------------------
     def start_run(self, task: TaskFingerprint | Mapping[str, Any] | str,
@@ -126,13 +137,21 @@ class Store:
         """Begin a run (recorded now as `running`); use as `with store.start_run(...) as run:`. See `Run`."""
         return Run.begin(self, task, schedule, **settings)
 
-    def add_records(self, records: Sequence[RunRecord], copy_first: bool = False) -> tuple[int, int]:
+    def add_records(self, records: Sequence[RunRecord], copy_first: bool = False,
+                    batch_id: str | None = None) -> tuple[int, int]:
         """Write validated runs in one transaction; returns (added, already present).
 
-        `copy_first` (bulk input) writes a copy of the store and swaps it in, so a failure frees what it wrote.
+        `copy_first` (bulk input) writes a copy of the store and swaps it in, so a failure frees what it wrote;
+        `batch_id` records the runs added as one ingest batch (`lrrec store rm --batch`).
         """
-        with self._copy_transaction() if copy_first else self.transaction() as con:
-            return write_records(con, records)
+        with self.bulk_transaction() if copy_first else self.transaction() as con:
+            return write_records(con, records, batch_id)
+
+    def begin_run(self, record: RunRecord) -> None:
+        """Write a `running` run and the process writing it (host, pid, heartbeat), in one transaction."""
+        with self.transaction() as con:
+            write_records(con, [record])
+            con.execute("INSERT INTO run_owners VALUES (?, ?, ?, ?)", owner_row(record.run_id))
 
     # -- reading -----------------------------------------------------------------------------------------
     def runs(self, source: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
@@ -157,7 +176,7 @@ class Store:
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def info(self) -> dict[str, Any]:
-        """Counts: runs, tasks, configs, curve points, and runs by source, task, family and status."""
+        """Counts: runs, tasks, configs, curve points, runs by source, task, family and status, stale runs."""
         with self.transaction(write=False) as con:
             def count(sql: str) -> int:
                 return int(con.execute(sql).fetchone()[0])
@@ -172,26 +191,34 @@ class Store:
                     "schedule_configs": count("SELECT count(*) FROM schedules"),
                     "curve_points": count("SELECT count(*) FROM curves"),
                     "by_source": grouped("r.source"), "by_task": grouped("t.name"),
-                    "by_family": grouped("s.family"), "by_status": grouped("r.status")}
+                    "by_family": grouped("s.family"), "by_status": grouped("r.status"),
+                    "stale_runs": len(stale_runs(con))}
 
     def export(self, out: str | os.PathLike[str], fmt: str | None = None) -> int:
         """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl.
 
-        The format is `fmt`, else the one `out`'s suffix names; the two must agree, so ingest can read it back.
+        The format is `fmt`, else the one `out`'s suffix names (see `export_format`).
         """
-        named = TABLE_SUFFIXES.get(Path(out).suffix.lower())
-        fmt = fmt or named
-        if named is None or fmt not in EXPORT_FORMATS:  # ingest reads a file by its suffix
-            raise InvalidValueError(f"{Path(out).name}: end the file name in .parquet, .csv or .jsonl, so that "
-                                    f"`lrrec ingest` reads it back")
-        if named != fmt:
-            raise InvalidValueError(f"{Path(out).name} names {named} but --format is {fmt}; make them agree so "
-                                    f"`lrrec ingest` can read it back")
-        option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
-        writable_folder(Path(out).parent, "export to")
+        option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[
+            export_format(out, fmt)]
         with self.transaction(write=False) as con:
             con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
             return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+
+def export_format(out: str | os.PathLike[str], fmt: str | None = None) -> str:
+    """The format to export `out` in, checked before any work: `fmt` and `out`'s suffix must agree (so ingest
+    reads it back) and its folder must be writable."""
+    named = TABLE_SUFFIXES.get(Path(out).suffix.lower())
+    fmt = fmt or named
+    if named is None or fmt not in EXPORT_FORMATS:  # ingest reads a file by its suffix
+        raise InvalidValueError(f"{Path(out).name}: end the file name in .parquet, .csv or .jsonl, so that "
+                                f"`lrrec ingest` reads it back")
+    if named != fmt:
+        raise InvalidValueError(f"{Path(out).name} names {named} but --format is {fmt}; make them agree so "
+                                f"`lrrec ingest` can read it back")
+    writable_folder(Path(out).parent, "export to")
+    return fmt
 
 
 def _filters(conditions: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
@@ -14,8 +15,11 @@ from lrrec.store.interchange import FIELDS, RunRecord, canonical_json
 _JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if kind == "object")
 
 
-def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord]) -> tuple[int, int]:
-    """Insert runs not yet in the store (by run_id) with their tasks, configs and curves; (added, duplicates)."""
+def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord],
+                  batch_id: str | None = None) -> tuple[int, int]:
+    """Insert runs not yet in the store (by run_id) with their tasks, configs and curves; (added, duplicates).
+
+    With `batch_id`, the runs added are recorded as that ingest batch."""
     unique: dict[str, RunRecord] = {}
     for record in records:
         unique.setdefault(record.run_id, record)
@@ -32,6 +36,10 @@ def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord]) 
     insert_rows(con, "schedules", [schedule_row(c, i) for i, c in configs.items()], keep_existing=True)
     insert_rows(con, "runs", [run_row(r) for r in new])
     insert_rows(con, "curves", [curve_row(r.run_id, p) for r in new for p in r.curves])
+    if batch_id is not None:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        insert_rows(con, "ingest_batches", [{"run_id": r.run_id, "batch_id": batch_id, "ingested_at": now}
+                                            for r in new])
     return len(new), total - len(new)
 
 

@@ -1,0 +1,121 @@
+"""`lrrec store`: inspect, check, export, create, repair and prune the experience store (registered by
+`lrrec.cli`)."""
+
+from __future__ import annotations
+
+import click
+
+from lrrec.cli_common import LrrecGroup, emit_json, json_option, open_cli_store, store_option
+
+_LISTED = 20  # runs listed one per line by `store rm`
+
+
+@click.group(cls=LrrecGroup)
+def store() -> None:
+    """Inspect, check, export, create, repair and prune the experience store."""
+
+
+@store.command("info")
+@store_option
+@json_option
+def store_info(store_path: str | None, as_json: bool) -> None:
+    """Counts of runs by source, task, schedule family and status, and stale runs."""
+    info = open_cli_store(store_path, reading=True, announce=not as_json).info()
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{info['path']} (schema {info['schema_version']}): {info['runs']} runs, {info['tasks']} tasks, "
+               f"{info['schedule_configs']} schedule configs, {info['curve_points']} curve points")
+    if info["stale_runs"]:
+        click.echo(f"{info['stale_runs']} stale runs (running, but their process is gone): "
+                   f"`lrrec store repair` marks them interrupted")
+    for key in ("by_source", "by_status", "by_family", "by_task"):
+        click.echo(f"{key.replace('_', ' ')}:")
+        for name, count in info[key].items():
+            click.echo(f"  {count:>8}  {name}")
+
+
+@store.command("init")
+@store_option
+def store_init(store_path: str | None) -> None:
+    """Make a new store (with the bundled corpus and literature prior); an existing one is left as it is."""
+    made = open_cli_store(store_path, announce=False)
+    click.echo(f"{'created a new store' if made.created else 'a store exists already'} at {made.path}")
+
+
+@store.command("check")
+@store_option
+@json_option
+def store_check(store_path: str | None, as_json: bool) -> None:
+    """Read every row of the store and cross-check runs, tasks, configs and curves; exit 1 on damage."""
+    from lrrec.store.check import check_store
+    from lrrec.store.store import chosen_store_path
+
+    result = check_store(chosen_store_path(store_path))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(f"{result.path}: " + ", ".join(f"{n} {table}" for table, n in result.rows.items())
+                   + f"; {result.runs_with_curves} runs with curves")
+        for problem in result.problems:
+            click.echo(f"problem: {problem}")
+        click.echo("ok" if result.ok else f"damaged: {len(result.problems)} problem(s); restore the store from a "
+                                          f"backup, or move it aside and lrrec starts a new one")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@store.command("export")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
+              help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
+                   "back).")
+@store_option
+def store_export(out: str, fmt: str | None, store_path: str | None) -> None:
+    """Export every run (with its curves) to OUT in the interchange format."""
+    from lrrec.store.store import export_format
+
+    export_format(out, fmt)  # a bad destination is named before the store is opened
+    count = open_cli_store(store_path, reading=True).export(out, fmt)
+    click.echo(f"exported {count} runs to {out}")
+
+
+@store.command("repair")
+@store_option
+@json_option
+def store_repair(store_path: str | None, as_json: bool) -> None:
+    """Mark stale runs (running, but their process is gone) interrupted, keeping what they logged."""
+    from lrrec.store.upkeep import repair
+
+    fixed = repair(open_cli_store(store_path, reading=True, announce=not as_json))
+    if as_json:
+        emit_json([{"run_id": r.run_id, "task": r.task, "reason": r.reason} for r in fixed])
+        return
+    for run in fixed:
+        click.echo(f"interrupted {run.run_id} ({run.task}): {run.reason}")
+    click.echo(f"{len(fixed)} stale runs marked interrupted")
+
+
+@store.command("rm")
+@click.option("--run", "run_ids", multiple=True, metavar="ID", help="A run id (repeatable).")
+@click.option("--source", default=None, help="Every run of this source (e.g. jsonl, deepobs, lrrec).")
+@click.option("--batch", default=None, help="Every run one `lrrec ingest` added (its report names the batch).")
+@click.option("--dry-run", is_flag=True, help="List the runs the selection matches; remove nothing.")
+@store_option
+@json_option
+def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dry_run: bool,
+             store_path: str | None, as_json: bool) -> None:
+    """Remove runs (with their curves) matching every selector given; all or nothing."""
+    from lrrec.store.upkeep import remove_runs
+
+    removal = remove_runs(open_cli_store(store_path, reading=True, announce=not as_json), run_ids, source, batch,
+                          dry_run)
+    if as_json:
+        emit_json(removal.to_dict())
+        return
+    for run in removal.runs[:_LISTED]:
+        click.echo(f"{run['run_id']}  {run['task']}  {run['schedule']}  {run['source']}  {run['status']}")
+    if len(removal.runs) > _LISTED:
+        click.echo(f"... and {len(removal.runs) - _LISTED} more")
+    verb = "removed" if removal.removed else "would be removed (dry run; nothing was removed)"
+    click.echo(f"{len(removal.runs)} runs {verb}")
