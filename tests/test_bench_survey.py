@@ -9,7 +9,6 @@ import statistics
 import pytest
 from click.testing import CliRunner
 
-from lrrec.bench.cli import bench
 from lrrec.bench.report import write_survey
 from lrrec.bench.survey import (
     LR_RANGES,
@@ -18,6 +17,7 @@ from lrrec.bench.survey import (
     protocol,
     surface_study,
 )
+from lrrec.cli.survey import bench
 from lrrec.schedules import FAMILY_DEFAULTS
 from lrrec.store import open_store
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lrrec.errors import InvalidValueError, UnknownNameError
-from lrrec.schedules import ScheduleConfig, Warmup, get_spec, list_specs
+from lrrec.schedules import ScheduleConfig, Warmup, get_spec, list_specs, with_shared_settings
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_specs()])
@@ -76,3 +76,25 @@ def test_epoch_clock_steps_the_schedule_once_per_epoch():
     config = ScheduleConfig.create("step", params={"step_frac": 0.5, "gamma": 0.1})
     per_step = config.lrs(epoch_clock(np.arange(40), steps_per_epoch=10), total_steps=4)
     assert per_step.tolist() == [0.1] * 20 + [pytest.approx(0.01)] * 20
+
+
+def test_shared_settings_go_to_the_schedules_that_take_them():
+    cosine, step = with_shared_settings(["cosine", "step"], {"lr": 0.05, "gamma": 0.5})
+    assert cosine == ScheduleConfig.create("cosine", lr=0.05)
+    assert step == ScheduleConfig.create("step", lr=0.05, params={"gamma": 0.5})
+
+
+def test_a_shared_warmup_length_shapes_only_a_warmup_that_exists():
+    plain, warmed = with_shared_settings(["cosine", "warmup_cosine"], {"warmup_frac": 0.2})
+    assert plain == ScheduleConfig.create("cosine") and warmed.params["warmup_frac"] == 0.2
+    (linear,) = with_shared_settings(["cosine"], {"warmup": "linear", "warmup_frac": 0.2})
+    assert linear.warmup == Warmup("linear", 0.2)
+
+
+@pytest.mark.parametrize("names, settings, unused", [
+    (["cosine", "sgdr"], {"gamma": 0.5, "lr": 0.1}, "gamma"),
+    (["cosine"], {"warmup_frac": 0.2, "warmup_start_factor": 0.1}, "warmup_frac, warmup_start_factor"),
+])
+def test_a_shared_setting_no_schedule_takes_is_an_error(names, settings, unused):
+    with pytest.raises(InvalidValueError, match=rf"no schedule among {', '.join(names)} has parameter\(s\) {unused};"):
+        with_shared_settings(names, settings)

@@ -15,7 +15,7 @@ from lrrec.cli import cli
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
-from lrrec.recommender.suggest import suggest, with_probed_lr
+from lrrec.recommender.suggest import RangeProbe, suggest, suggest_for_task, with_probed_lr
 from lrrec.runners.execute import sweep
 from lrrec.store import ingest
 from lrrec.store.store import open_store
@@ -206,3 +206,52 @@ def test_quick_trial_runs_do_not_outvote_full_length_ones(tmp_path):
     full = suggest(store, target, epochs=20, top=3).suggestions
     assert (full[0].config["name"], full[0].config["lr"]) != ("cosine", 0.05)
     assert all(e["weight"] <= e["similarity"] for s in full for e in s.evidence)
+
+
+def test_suggest_for_a_task_weighs_evidence_at_its_own_budget(tmp_path):
+    from lrrec.runners.tasks import get_task
+
+    store, target = open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp")
+    own = get_task("digits/mlp").budget.epochs
+    assert suggest_for_task(store, target, "digits/mlp").to_dict() == suggest(store, target, epochs=own).to_dict()
+    assert suggest_for_task(store, target, "digits/mlp", epochs=3).epochs == 3
+    assert suggest_for_task(store, target).epochs is None
+
+
+def test_suggest_for_a_task_takes_a_probed_lr_and_keeps_the_lrs_it_replaced(tmp_path):
+    store, target = open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp")
+    plain = suggest_for_task(store, target, top=3)
+    probed = suggest_for_task(store, target, top=3, probe=lambda: 0.01234)
+    assert {s.config["lr"] for s in probed.suggestions} == {0.0123}
+    assert probed.replaced_lrs == [s.config["lr"] for s in plain.suggestions] and plain.replaced_lrs == []
+    assert probed.to_dict().keys() == plain.to_dict().keys() and "replaced_lrs" not in plain.to_dict()
+
+
+def test_an_inconclusive_probe_keeps_the_lrs_and_says_why(tmp_path):
+    class Inconclusive:
+        note = "the loss did not fall"
+
+        def __call__(self) -> None:
+            return None
+
+    store, target = open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp")
+    plain = suggest_for_task(store, target, top=2)
+    kept = suggest_for_task(store, target, top=2, probe=Inconclusive())
+    assert [s.config for s in kept.suggestions] == [s.config for s in plain.suggestions] and kept.replaced_lrs == []
+    for s in kept.suggestions:
+        assert s.adjustments[0] == f"LR range test inconclusive (the loss did not fall); lr {s.config['lr']:g} kept"
+
+
+def test_the_range_probe_is_the_range_test_at_the_tasks_budget():
+    from dataclasses import replace
+
+    from lrrec.errors import InvalidValueError
+    from lrrec.runners.probes import lr_range_test
+    from lrrec.runners.tasks import get_task
+
+    task = get_task("wine/mlp")
+    probe = RangeProbe("wine/mlp", batch_size=32)
+    assert probe.result is None and probe.note == ""
+    assert probe() == lr_range_test(task, replace(task.budget, batch_size=32)).steepest_lr == probe.result.steepest_lr
+    with pytest.raises(InvalidValueError, match="not a 2-D surface"):
+        RangeProbe("surface/peaks")()

@@ -6,6 +6,7 @@ import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import optuna
 import pytest
@@ -299,3 +300,20 @@ def test_the_same_seed_draws_the_same_trials_in_every_process(tmp_path):
         study = optuna.load_study(study_name=name, storage=open_storage(str(tmp_path / name / "study.journal")))
         drawn.append([t.params for t in study.trials])
     assert drawn[0] == drawn[1] and len(drawn[0]) == 3
+
+
+def test_a_job_for_a_task_names_its_study_folder_journal_and_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRREC_STORE", str(tmp_path / "env.duckdb"))
+    job = TuneJob.for_task("my_tasks:make", families="smooth,warmup", epochs=2, device="cpu")
+    assert (job.study, job.out) == ("lrrec-my_tasks-make-smooth,warmup", "tune-lrrec-my_tasks-make-smooth,warmup")
+    assert job.storage == str(Path(job.out) / "study.journal") and job.store_path == str(tmp_path / "env.duckdb")
+    assert job.schedules == resolve_schedules(None, "smooth,warmup") and (job.epochs, job.device) == (2, "cpu")
+    assert TuneJob.for_task("digits/mlp", schedule="1cycle").study == "lrrec-digits-mlp-1cycle"
+    assert TuneJob.for_task("digits/mlp").study == "lrrec-digits-mlp-all"
+    named = TuneJob.for_task("digits/mlp", schedule="cosine", study="s", out=f"{tmp_path}/o/", storage="sqlite:///s.db",
+                             store_path=str(tmp_path / "s.duckdb"))
+    assert (named.study, named.out, named.storage) == ("s", str(tmp_path / "o"), "sqlite:///s.db")
+    assert named.schedules == ("cosine",) and named.store_path == str(tmp_path / "s.duckdb")
+    assert TuneJob.for_task("digits/mlp", out=str(tmp_path / "o")).storage == str(tmp_path / "o" / "study.journal")
+    with pytest.raises(Exception, match="either --schedule or --families"):
+        TuneJob.for_task("digits/mlp", schedule="cosine", families="smooth")

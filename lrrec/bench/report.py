@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lrrec.bench.survey import ProtocolResult, Stat, SurfaceResult, SurveyResult
 from lrrec.errors import InvalidValueError
@@ -160,6 +161,31 @@ def markdown(result: SurveyResult, command: str) -> str:
         for proto in result.protocols:
             lines += _protocol_section(proto)
     return "\n".join(lines)
+
+
+def report_data(result: SurveyResult, out: str) -> dict[str, Any]:
+    """The report's tables as data, without trajectories or curves (`lrrec bench survey --json`)."""
+    def stat(s: Stat | None) -> dict[str, Any] | None:
+        return None if s is None else {"mean": s.mean, "std": s.std, "n": s.n}
+
+    return {
+        "out": out, "wall_time_s": round(result.wall_time_s, 1), "settings": result.settings,
+        "surfaces": [{"case": s.case.key, "surface": s.case.surface, "start": list(s.case.start),
+                      "momentum": s.case.momentum, "lr": s.case.lr, "steps": s.case.steps,
+                      "threshold": s.threshold,
+                      "runs": [{"family": r.family, "schedule": r.schedule, "status": r.status,
+                                "final_loss": r.final_loss, "steps_to_threshold": r.steps_to_threshold}
+                               for r in s.runs]} for s in result.surfaces],
+        "protocols": [{"task": p.task, "metric": p.metric, "epochs": p.epochs, "trials": p.trials,
+                       "seeds": p.n_seeds, "target": p.target, "target_rule": p.target_rule,
+                       "families": [{"family": f.family, "schedule": f.schedule, "best_lr": f.best_lr,
+                                     "final": stat(f.final), "best": stat(f.best),
+                                     "epochs_to_target": stat(f.epochs_to_target),
+                                     "run_ids": [r.run_id for r in f.seeds],
+                                     "search": [{"lr": t.lr, "final": t.final_metric, "run_id": t.run_id}
+                                                for t in f.search]} for f in p.families]}
+                      for p in result.protocols],
+    }
 
 
 def check_out(out: str | os.PathLike[str]) -> Path:

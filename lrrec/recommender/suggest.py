@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.experience import Experience, load_experience, run_ids
@@ -21,6 +22,9 @@ from lrrec.recommender.model import (
 )
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.units import steps_of
+
+if TYPE_CHECKING:
+    from lrrec.runners.probes import RangeTest
 
 MIN_SIMILARITY = 0.05  # below this no past task counts as similar: lrrec says so and falls back
 FALLBACK = ("warmup_cosine", {"warmup_frac": 0.05})
@@ -52,9 +56,13 @@ class Recommendation:
     suggestions: list[Suggestion]
     nearest_tasks: list[dict[str, Any]]
     fallback: str | None = None
+    replaced_lrs: list[float] = field(default_factory=list)  # the suggested LRs a probed LR replaced
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The answer as plain data (each suggestion's config holds the LR it ended with)."""
+        out = asdict(self)
+        del out["replaced_lrs"]
+        return out
 
 
 def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
@@ -91,10 +99,61 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     return rec
 
 
+def suggest_for_task(store: Any, target: TaskFingerprint, task: str | None = None, *, optimizer: str = "sgd",
+                     batch_size: int | None = None, epochs: int | None = None, top: int = 3,
+                     only: tuple[str, ...] | None = None,
+                     probe: Callable[[], float | None] | None = None) -> Recommendation:
+    """`suggest` for `target`, at the epoch budget of `task` (a task name) unless `epochs` is given, since evidence
+    at other budgets weighs less. `probe` measures an LR on the task itself (see `RangeProbe`): every suggestion
+    takes it (`with_probed_lr`; a probe's `note` says why it found none)."""
+    if task and not epochs:
+        from lrrec.runners.tasks import get_task
+
+        epochs = get_task(task).budget.epochs
+    rec = suggest(store, target, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top, only=only)
+    if probe is None:
+        return rec
+    return with_probed_lr(rec, probe(), getattr(probe, "note", ""))
+
+
+@dataclass
+class RangeProbe:
+    """The LR range test on `task` as a probe: called, the test's steepest-descent LR (None when it is inconclusive,
+    and `note` says why). The optimizer settings override the task's own (see `budget_for`); `result` keeps the
+    test."""
+
+    task: str
+    batch_size: int | None = None
+    optimizer: str | None = None
+    momentum: float | None = None
+    seed: int = 0
+    data_root: str | None = None
+    device: str | None = None
+    progress: bool = False
+    result: RangeTest | None = field(default=None, init=False)  # once called
+
+    def __call__(self) -> float | None:
+        from lrrec.runners.execute import budget_for
+        from lrrec.runners.probes import lr_range_test
+        from lrrec.runners.tasks import get_task
+
+        task = get_task(self.task)
+        budget = budget_for(task, None, self.batch_size, self.optimizer, self.momentum)
+        self.result = lr_range_test(task, budget, seed=self.seed, data_root=self.data_root, device=self.device,
+                                    progress=self.progress)
+        return self.result.steepest_lr
+
+    @property
+    def note(self) -> str:
+        """Why the test found no LR ("" when it found one, or has not run)."""
+        return self.result.note if self.result is not None else ""
+
+
 def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Recommendation:
     """`rec` with every suggestion at `lr`, an LR measured on the task itself (the LR range test's steepest
     descent; `python benchmarks/bench_probe.py` measures it against the transferred LR). With `lr` None (an
-    inconclusive test, `note` says why) the LRs stay as they were, and each suggestion says so."""
+    inconclusive test, `note` says why) the LRs stay as they were, and each suggestion says so. The LRs it
+    replaces go to `rec.replaced_lrs`."""
     basis = "lrrec's fallback default" if rec.fallback else "transferred from similar tasks"
     for suggestion in rec.suggestions:
         config = ScheduleConfig.from_dict(suggestion.config)
@@ -105,6 +164,7 @@ def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Rec
                                    f"batch size ({basis}: {config.lr:g})")] + [
             n for n in suggestion.adjustments if not n.startswith(_LR_NOTES)]  # the measured LR replaces them
         suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
+        rec.replaced_lrs.append(config.lr)
     return rec
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.paths import writable_folder
+from lrrec.recommender.suggest import RangeProbe, suggest_for_task
 from lrrec.schedules import (
     ScheduleConfig,
     get_spec,
@@ -47,7 +48,7 @@ POLL_S = 2.0  # how often the progress of worker processes is read from the stud
 
 @dataclass(frozen=True)
 class TuneJob:
-    """Everything a tuning worker needs (plain data, so it crosses process boundaries)."""
+    """Everything a tuning run needs (plain data, so it crosses to worker processes)."""
 
     task: str
     schedules: tuple[str, ...]
@@ -62,6 +63,22 @@ class TuneJob:
     seed: int = 0
     momentum: float | None = None
     lr_range: tuple[float, float] | None = None  # None: the library's LR range
+    out: str | None = None  # the folder for the figures and summary, checked before any trial runs
+
+    @classmethod
+    def for_task(cls, task: str, *, schedule: str | None = None, families: str | None = None,
+                 study: str | None = None, storage: str | None = None, out: str | None = None,
+                 store_path: str | None = None, **fields: Any) -> TuneJob:
+        """The job `lrrec tune` runs on `task`: the schedules `resolve_schedules` picks, and by default the study
+        `lrrec-TASK-SCHEDULES`, the folder `tune-STUDY`, a journal `study.journal` in it, and the store that
+        `store_path`, `$LRREC_STORE` or the user data folder names; `fields` sets the others (epochs, device, ...)."""
+        from lrrec.store.store import chosen_store_path
+
+        schedules = resolve_schedules(schedule, families)
+        study = study or f"lrrec-{task.replace('/', '-').replace(':', '-')}-{schedule or families or 'all'}"
+        folder = Path(out or f"tune-{study}")
+        return cls(task, schedules, storage or str(folder / "study.journal"), study,
+                   str(chosen_store_path(store_path)), out=str(folder), **fields)
 
 
 def open_storage(url: str) -> Any:
@@ -215,23 +232,18 @@ def plan_study(job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, s
                probe: Callable[[], float | None] | None = None) -> tuple[TuneJob, list[ScheduleConfig]]:
     """The job with the search space of a new study, and the suggested configs to enqueue.
 
-    `probe` returns an LR measured on the task itself (the LR range test's steepest descent, None when the test
-    is inconclusive): the suggestions are enqueued at that LR, and a transferred LR range spans it too.
+    `probe` returns an LR measured on the task itself (see `suggest_for_task`): the suggestions are enqueued at
+    that LR, and a transferred LR range spans it too.
     """
-    from lrrec.recommender.suggest import suggest
-
     if space not in SPACES:
         raise InvalidValueError(f"--space {space}: choose one of {', '.join(SPACES)}")
     if not seed_top:
         return job, []
-    rec = suggest(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size, epochs=budget.epochs,
-                  top=seed_top, only=job.schedules)
+    rec = suggest_for_task(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size,
+                           epochs=budget.epochs, top=seed_top, only=job.schedules, probe=probe)
     configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
-    lrs = [c.lr for c in configs]
-    probed = probe() if probe is not None else None
-    if probed is not None:
-        probed = float(f"{probed:.3g}")
-        configs, lrs = [c.with_settings({"lr": probed}) for c in configs], [*lrs, probed]
+    lrs = [*rec.replaced_lrs, *(c.lr for c in configs)]
+    if rec.replaced_lrs:
         configs = list({c.content_hash(): c for c in configs}.values())  # suggestions that differed only in LR
     if space == "transferred" and rec.fallback is None:  # a fallback default is no evidence to narrow on
         schedules, lr_range = transferred_space(configs, lrs)
@@ -322,12 +334,12 @@ def _stop_at(n_trials: int) -> Any:
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
          seed_top: int = 5, space: str = "transferred", probe: bool = True, n_jobs: int = 1,
-         out: Path | None = None, progress: bool = False) -> dict[str, Any]:
+         progress: bool = False) -> dict[str, Any]:
     """Create or resume the study, plan its space, seed it with the top suggestions, run `n_jobs` workers.
 
-    With `probe`, a new study first runs an LR range test on the task (see `plan_study`). `out`, the folder for
-    the results, is checked (and created) before any trial runs. `progress` shows the range test's steps and
-    the trials done with the best value so far on stderr (see `Progress`).
+    With `probe`, a new study first runs an LR range test on the task (see `plan_study`). The job's `out` folder
+    is checked (and created) before any trial runs. `progress` shows the range test's steps and the trials done
+    with the best value so far on stderr (see `Progress`).
     """
     from lrrec.runners.execute import budget_for, task_fingerprint
     from lrrec.runners.tasks import get_task
@@ -341,18 +353,12 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     task_fingerprint(job.task, job.data_root)
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
+    out = Path(job.out) if job.out else None
     made_out = out is not None and not out.exists()
     if out is not None:
         writable_folder(out, "--out")
-    probed: dict[str, Any] = {}
-
-    def range_test() -> float | None:
-        from lrrec.runners.probes import lr_range_test
-
-        result = lr_range_test(task, budget, seed=job.seed, data_root=job.data_root, device=job.device,
-                               progress=progress)
-        probed.update(steepest_lr=result.steepest_lr, note=result.note)
-        return result.steepest_lr
+    range_test = RangeProbe(job.task, batch_size=job.batch_size, optimizer=job.optimizer, momentum=job.momentum,
+                            seed=job.seed, data_root=job.data_root, device=job.device, progress=progress)
 
     def plan() -> tuple[TuneJob, list[ScheduleConfig]]:
         return plan_study(job, open_store(job.store_path), target, budget, seed_top, space,
@@ -382,7 +388,9 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     finally:
         trials.bar.close()
     summary = summarize(job, [c.to_dict() for c in seeded])
-    summary["probe"], summary["resumed"] = probed or None, not created
+    probed = range_test.result
+    summary["probe"] = {"steepest_lr": probed.steepest_lr, "note": probed.note} if probed is not None else None
+    summary["resumed"] = not created
     if summary["trials"].get("fail") and not summary["trials"].get("complete"):
         raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
                          f"(lrrec store info) for the error")

@@ -8,7 +8,7 @@ Steps are 0-based optimizer updates; durations are fractions of the budget `tota
 lives in `lrrec.schedules.torch_adapter` (imported on demand, so this package stays torch-free).
 """
 
-from lrrec.schedules.config import LR_PARAM, ScheduleConfig, Warmup
+from lrrec.schedules.config import LR_PARAM, ScheduleConfig, Warmup, with_shared_settings
 from lrrec.schedules.plateau import PlateauTracker
 from lrrec.schedules.registry import (
     FAMILIES,
@@ -28,4 +28,5 @@ from lrrec.schedules.warmup import WARMUP_KINDS, WARMUP_PARAMS
 __all__ = [
     "FAMILIES", "FAMILY_DEFAULTS", "LR_PARAM", "WARMUP_KINDS", "WARMUP_PARAMS", "PlateauTracker", "RandomTrial", "ScheduleConfig",
     "ScheduleSpec", "Warmup", "get_spec", "list_specs", "sample_config", "search_space", "suggest_config",
+    "with_shared_settings",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +165,25 @@ class ScheduleConfig:
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: equal configs share it (the store's key)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def with_shared_settings(names: Sequence[str], settings: Mapping[str, Any]) -> list[ScheduleConfig]:
+    """Each named schedule's default config with those of `settings` it takes (a warmup length or start only
+    where it has a warmup); a setting that no schedule takes is an error."""
+    configs: list[ScheduleConfig] = []
+    used: set[str] = set()
+    for name in names:
+        base = ScheduleConfig.create(name)
+        warmed = "warmup" in settings or base.spec.includes_warmup  # warmup_frac shapes only a warmup that exists
+        accepted = {k: v for k, v in settings.items()
+                    if k in base.flat() and (warmed or k not in ("warmup_frac", "warmup_start_factor"))}
+        used.update(accepted)
+        configs.append(base.with_settings(accepted))
+    unused = set(settings) - used
+    if unused:
+        raise InvalidValueError(f"no schedule among {', '.join(names)} has parameter(s) {', '.join(sorted(unused))}"
+                                f"; see `lrrec schedules show NAME` for each one's parameters")
+    return configs
 
 
 _FLAT_WARMUP = {"warmup": "kind", "warmup_frac": "frac", "warmup_start_factor": "start_factor"}

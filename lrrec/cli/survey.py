@@ -1,4 +1,4 @@
-"""`lrrec bench`: commands that reproduce published studies (registered on the main group by `lrrec.cli`)."""
+"""`lrrec bench survey`: rerun the survey's section 4 (commands that reproduce published studies)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lrrec.cli_common import (
+from lrrec.cli.common import (
     LrrecGroup,
     data_root_option,
     emit_json,
@@ -47,7 +47,7 @@ def survey_command(out: str, task_names: str, surfaces: str | None, quick: bool,
                    epochs: int | None, target: float | None, device: str | None, data_root: str | None,
                    store_path: str | None, as_json: bool) -> None:
     """Rerun the survey's section 4: 2-D surfaces, then random search + seeds per family on each task."""
-    from lrrec.bench.report import check_out, write_survey
+    from lrrec.bench.report import check_out, report_data, write_survey
     from lrrec.bench.survey import run_survey
 
     trials = trials if trials is not None else (QUICK["trials"] if quick else FULL_TRIALS)
@@ -60,43 +60,18 @@ def survey_command(out: str, task_names: str, surfaces: str | None, quick: bool,
                        f"final {run.final_metric if run.final_metric is None else round(run.final_metric, 4)}",
                        err=True)
 
-    result = run_survey(open_cli_store(store_path, announce=not as_json), split_list(task_names), surfaces=split_list(surfaces) or None,
-                        trials=trials, seeds=seeds, epochs=epochs, target=target, data_root=data_root,
-                        device=device, on_run=report)
+    result = run_survey(open_cli_store(store_path, announce=not as_json), split_list(task_names),
+                        surfaces=split_list(surfaces) or None, trials=trials, seeds=seeds, epochs=epochs,
+                        target=target, data_root=data_root, device=device, on_run=report)
     files = write_survey(result, out, _command(task_names, surfaces, trials, seeds, epochs, target))
     if as_json:
-        emit_json(summary(result, out))
+        emit_json(report_data(result, out))
         return
     for proto in result.protocols:
         click.echo(f"{proto.task}: " + ", ".join(
             f"{f.schedule} {f.final.mean:.4f}" if f.final.mean is not None else f"{f.schedule} -"
             for f in proto.families))
     click.echo(f"wrote {len(files)} files to {out} in {result.wall_time_s:.0f} s")
-
-
-def summary(result: Any, out: str) -> dict[str, Any]:
-    """The `--json` output: the tables of the report as data (no trajectories or curves)."""
-    def stat(s: Any) -> dict[str, Any] | None:
-        return None if s is None else {"mean": s.mean, "std": s.std, "n": s.n}
-
-    return {
-        "out": out, "wall_time_s": round(result.wall_time_s, 1), "settings": result.settings,
-        "surfaces": [{"case": s.case.key, "surface": s.case.surface, "start": list(s.case.start),
-                      "momentum": s.case.momentum, "lr": s.case.lr, "steps": s.case.steps,
-                      "threshold": s.threshold,
-                      "runs": [{"family": r.family, "schedule": r.schedule, "status": r.status,
-                                "final_loss": r.final_loss, "steps_to_threshold": r.steps_to_threshold}
-                               for r in s.runs]} for s in result.surfaces],
-        "protocols": [{"task": p.task, "metric": p.metric, "epochs": p.epochs, "trials": p.trials,
-                       "seeds": p.n_seeds, "target": p.target, "target_rule": p.target_rule,
-                       "families": [{"family": f.family, "schedule": f.schedule, "best_lr": f.best_lr,
-                                     "final": stat(f.final), "best": stat(f.best),
-                                     "epochs_to_target": stat(f.epochs_to_target),
-                                     "run_ids": [r.run_id for r in f.seeds],
-                                     "search": [{"lr": t.lr, "final": t.final_metric, "run_id": t.run_id}
-                                                for t in f.search]} for f in p.families]}
-                      for p in result.protocols],
-    }
 
 
 def _command(task_names: str, surfaces: str | None, trials: int, seeds: int, epochs: int | None,

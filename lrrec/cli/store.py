@@ -1,14 +1,13 @@
-"""`lrrec store`: inspect, check, export, create, repair and prune the experience store (registered by
-`lrrec.cli`)."""
+"""`lrrec store` (inspect, check, export, create, repair and prune the experience store) and `lrrec ingest`."""
 
 from __future__ import annotations
 
 import click
 
-from lrrec.cli_common import LrrecGroup, emit_json, json_option, open_cli_store, store_option
+from lrrec.cli.common import LrrecGroup, emit_json, json_option, open_cli_store, store_option
+from lrrec.errors import InvalidValueError
 
 _LISTED = 20  # runs listed one per line by `store rm`
-
 
 @click.group(cls=LrrecGroup)
 def store() -> None:
@@ -119,3 +118,41 @@ def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dr
         click.echo(f"... and {len(removal.runs) - _LISTED} more")
     verb = "removed" if removal.removed else "would be removed (dry run; nothing was removed)"
     click.echo(f"{len(removal.runs)} runs {verb}")
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs"]),
+              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna).")
+@click.option("--source", default=None, help="Source name recorded on every run (default: the format).")
+@click.option("--skip-invalid", is_flag=True, help="Ingest the valid rows and report the invalid ones.")
+@click.option("--study", default=None, help="Optuna: study name (needed when the storage holds several).")
+@click.option("--schedule", default=None, help="Optuna, foreign study: the lrrec schedule its trials used.")
+@click.option("--task", default=None, help="Optuna, foreign study: the task as DATASET/MODEL.")
+@click.option("--dataset", default=None, help="Optuna, foreign study: dataset (with --model, instead of --task).")
+@click.option("--model", default=None, help="Optuna, foreign study: model (with --dataset).")
+@click.option("--metric", default=None, help="Optuna, foreign study: name of the objective (default objective).")
+@store_option
+@json_option
+def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_invalid: bool, study: str | None,
+                   schedule: str | None, task: str | None, dataset: str | None, model: str | None,
+                   metric: str | None, store_path: str | None, as_json: bool) -> None:
+    """Add runs from interchange files, Optuna studies or DeepOBS result files; all or nothing per call."""
+    from lrrec.store.ingest import add_validated, read_inputs
+
+    if (dataset is None) != (model is None) or (task and dataset):
+        raise InvalidValueError("give either --task DATASET/MODEL or both --dataset and --model")
+    task = task or (f"{dataset}/{model}" if dataset else None)
+    validated = read_inputs(list(paths), fmt=fmt, source=source, skip_invalid=skip_invalid, study=study,
+                            schedule=schedule, task=task, metric=metric)  # before a new store is made
+    report = add_validated(open_cli_store(store_path, announce=not as_json), validated)
+    if as_json:
+        emit_json(report)
+        return
+    for problem in report["skipped"]:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"{report['added']} runs added, {report['duplicates']} already present, "
+               f"{len(report['skipped'])} skipped ({report['rows']} rows from {len(report['files'])} inputs) "
+               f"-> {report['store']}" + (f" (batch {report['batch']}; undo with `lrrec store rm --batch "
+                                          f"{report['batch']}`)" if report["batch"] else ""))

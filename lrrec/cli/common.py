@@ -1,4 +1,5 @@
-"""Pieces every `lrrec` command shares: the error-reporting group, JSON output, option parsers, options."""
+"""Pieces every `lrrec` command shares: the error-reporting group, JSON output, option parsers, options, and
+the store a command works on."""
 
 from __future__ import annotations
 
@@ -114,3 +115,26 @@ def open_cli_store(store_path: str | None, *, reading: bool = False, announce: b
     if store.created and announce:
         click.get_current_context().meta[_NEW_STORE] = store.path
     return store
+
+
+def optimizer_options(func: Any) -> Any:
+    """Options of commands that train without recording (the LR range test)."""
+    for option in reversed([
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Batch size (default: the task's)."),
+        click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None,
+                     help="Optimizer (default: the task's, SGD with momentum)."),
+        click.option("--momentum", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
+                     help="SGD momentum (default: the task's; 0 = plain SGD)."),
+        click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: CUDA when present)."),
+        data_root_option, json_option,
+    ]):
+        func = option(func)
+    return func
+
+
+def budget_options(func: Any) -> Any:
+    """Options of commands that train and record runs: the budget, the device, the data and the store."""
+    func = store_option(optimizer_options(func))
+    return click.option("--epochs", type=click.IntRange(min=1), default=None,
+                        help="Epochs (default: the task's).")(func)

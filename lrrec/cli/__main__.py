@@ -1,0 +1,5 @@
+"""`python -m lrrec.cli ...`: the same as the `lrrec` command."""
+
+from lrrec.cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""`lrrec run`, `lrrec probe` and `lrrec sweep`: train tasks, probe them, and record the runs in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lrrec.cli.common import (
+    budget_options,
+    emit_json,
+    open_cli_store,
+    optimizer_options,
+    parse_float,
+    parse_settings,
+    set_option,
+    split_list,
+)
+from lrrec.errors import InvalidValueError
+
+
+@click.command("run")
+@click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
+@click.option("--schedule", "schedule_name", required=True, help="A schedule from `lrrec schedules list`.")
+@set_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@budget_options
+def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], seed: int, epochs: int | None,
+                batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
+                data_root: str | None, store_path: str | None, as_json: bool) -> None:
+    """Train a task under a schedule and record the run and its curve in the store."""
+    from lrrec.runners.execute import budget_for, describe, run_one
+    from lrrec.runners.tasks import get_task
+    from lrrec.schedules import ScheduleConfig
+
+    task = get_task(task_name)
+    config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
+    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    store = open_cli_store(store_path, announce=not as_json)
+    try:
+        result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
+                         progress=not as_json)
+    except KeyboardInterrupt:
+        click.echo("interrupted: the run is recorded as interrupted with the epochs it finished", err=True)
+        raise SystemExit(130) from None
+    summary = describe(result)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{summary['status']}: {task.name} {config.name} seed {seed}: {summary['metric']} final "
+                   f"{summary['final_metric']} best {summary['best_metric']} in {summary['wall_time_s']} s "
+                   f"on {summary['device']} (run {summary['run_id']})")
+
+
+@click.command("probe")
+@click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
+@click.option("--method", type=click.Choice(["range", "curvature"]), default="range", show_default=True,
+              help="range: the LR range test. curvature: gradient noise scale, best step and top Hessian "
+                   "eigenvalue at initialisation (McCandlish et al. 2018).")
+@click.option("--steps", type=click.IntRange(min=5), default=None, help="Optimizer updates (range; default 100).")
+@click.option("--low", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="First LR (range; default 1e-5).")
+@click.option("--high", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Last LR (range; default 10; the test stops earlier once the loss blows up).")
+@click.option("--batches", type=click.IntRange(min=2), default=None,
+              help="Minibatch gradients per estimate (curvature; default 32).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="Also plot loss against LR to this PNG file (range).")
+@click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
+@optimizer_options
+def probe_command(task_name: str, method: str, steps: int | None, low: float | None, high: float | None,
+                  batches: int | None, seed: int, plot_path: str | None, quiet: bool, batch_size: int | None,
+                  optimizer: str | None, momentum: float | None, device: str | None, data_root: str | None,
+                  as_json: bool) -> None:
+    """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
+    from lrrec.runners.execute import budget_for
+    from lrrec.runners.tasks import get_task
+
+    other = {"range": {"--batches": batches}, "curvature": {"--steps": steps, "--low": low, "--high": high,
+                                                            "--plot": plot_path}}[method]
+    unused = [option for option, value in other.items() if value is not None]
+    if unused:
+        raise InvalidValueError(f"{', '.join(unused)} belong(s) to the other probe; leave it out with --method "
+                                f"{method}")
+    task = get_task(task_name)
+    budget = budget_for(task, None, batch_size, optimizer, momentum)
+    if method == "curvature":
+        _curvature_report(task, budget, batches, seed, data_root, device, as_json, not quiet)
+        return
+    from lrrec.runners.probes import lr_range_test
+
+    if plot_path:
+        from lrrec.plots import check_png_path
+
+        check_png_path(plot_path, "--plot")  # before the work, not after it
+    given = {k: v for k, v in (("steps", steps), ("low", low), ("high", high)) if v is not None}
+    result = lr_range_test(task, budget, seed=seed, data_root=data_root, device=device, progress=not quiet,
+                           **given)
+    if plot_path:
+        from lrrec.plots import plot_range_test
+
+        plot_range_test(result, plot_path)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    end = "stopped when the loss blew up" if result.stopped_early else "reached --high"
+    found = (f"lowest loss at lr {result.min_loss_lr:.3g}, steepest descent at lr {result.steepest_lr:.3g}"
+             if result.steepest_lr is not None else f"inconclusive: {result.note}")
+    click.echo(f"{task.name}: {len(result.lrs)} updates from lr {result.lrs[0]:g} ({end} at lr "
+               f"{result.lrs[-1]:.3g}); {found}")
+
+
+def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, data_root: str | None,
+                      device: str | None, as_json: bool, progress: bool) -> None:
+    from lrrec.runners.curvature import curvature_probe
+
+    given = {"n_batches": batches} if batches is not None else {}
+    result = curvature_probe(task, budget, seed=seed, data_root=data_root, device=device, progress=progress, **given)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+
+    def fmt(value: float | None) -> str:
+        return "undefined" if value is None else f"{value:.3g}"
+
+    click.echo(f"{task.name} at initialisation, {result.batches} batches of {result.batch_size}: gradient noise scale "
+               f"{fmt(result.noise_scale)}, best step along the gradient {fmt(result.max_step)}, top Hessian "
+               f"eigenvalue {result.top_eigenvalue:.3g} (stable below lr {fmt(result.stable_lr)}); suggested lr "
+               f"{fmt(result.lr)}" + (f" ({result.note})" if result.note else ""))
+
+
+@click.command("sweep")
+@click.option("--tasks", "task_names", required=True, help="Comma-separated task names.")
+@click.option("--schedules", "schedule_names", required=True,
+              help="Comma-separated schedule names, or 'families' for each family's default schedule.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds 0..N-1 per config.")
+@click.option("--lr-grid", default=None, help="Comma-separated initial LRs (default: each schedule's default LR).")
+@click.option("--population", is_flag=True,
+              help="Train all configs of a small norm-free task at once (torch.func.vmap); same outcomes.")
+@click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
+@budget_options
+def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
+                  quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
+                  momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
+                  as_json: bool) -> None:
+    """Train many runs, recording each as it finishes; a rerun skips what is already done."""
+    from lrrec.runners.execute import describe, sweep
+    from lrrec.schedules import FAMILY_DEFAULTS
+
+    names = split_list(schedule_names)
+    if names == ["families"]:
+        names = list(FAMILY_DEFAULTS.values())
+    grid = [parse_float(v, "--lr-grid") for v in split_list(lr_grid)] if lr_grid else None
+    store = open_cli_store(store_path, announce=not as_json)
+    lines: list[dict[str, Any]] = []
+
+    def report(result: Any) -> None:
+        summary = describe(result)
+        lines.append(summary)
+        if not as_json:
+            final = "-" if summary["final_metric"] is None else f"{summary['final_metric']:.4g}"
+            click.echo(f"{summary['status']:<9} {summary['task']:<18} {summary['schedule']['name']:<14} "
+                       f"lr {summary['schedule']['lr']:<8.4g} seed {summary['seed']}  {summary['metric']} "
+                       f"{final}  {summary['wall_time_s']:.3g} s")
+
+    try:
+        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device,
+              report, population=population, momentum=momentum, progress=not quiet,
+              on_note=lambda m: click.echo(f"note: {m}", err=True))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
+        raise SystemExit(130) from None
+    if as_json:
+        emit_json(lines)
+    else:
+        click.echo(f"{len(lines)} runs recorded in {store.path}")
