@@ -7,19 +7,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
 from lrrec.errors import InvalidValueError, unknown_name
+from lrrec.fields import INT64_MAX, Choice, Flag, JsonObject, Kind, Number, Shape, Text
 
 TASK_KINDS = ("classification", "regression", "surface")
-_INT_FEATURES = ("n_train", "n_classes", "input_numel", "n_params", "depth")
-_FLOAT_FEATURES = ("class_balance", "forward_flops")
-_BOOL_FEATURES = ("has_norm", "has_residual")
-_INT64_MAX = 2**63 - 1  # the store keeps whole numbers as BIGINT
+_NAME = Text(non_empty=True, nullable=False, must="a non-empty string")
+_COUNT = Number(whole=True, at_least=0, at_most=INT64_MAX, over=f"must be at most {INT64_MAX} (a 64-bit integer)",
+                must="a non-negative integer")  # the store keeps whole numbers as BIGINT
+_SIZE = Number(at_least=0, must="a finite non-negative number")
+# field -> kind, in the order they are checked
+TASK_FIELDS: dict[str, Kind] = {
+    "name": _NAME, "dataset": _NAME, "model": _NAME,
+    "task_kind": Choice(choices=TASK_KINDS, label="task_kind", nullable=False),
+    "n_train": _COUNT, "n_classes": _COUNT, "input_numel": _COUNT, "n_params": _COUNT, "depth": _COUNT,
+    "class_balance": Number(at_least=0, at_most=1, over="is a normalised entropy in 0..1", must=_SIZE.must),
+    "forward_flops": _SIZE, "has_norm": Flag(), "has_residual": Flag(), "input_shape": Shape(),
+    "data_hash": Text(must="text"), "extra": JsonObject(nullable=False, must="an object"),
+}
 
 
 @dataclass(frozen=True)
@@ -44,37 +53,8 @@ class TaskFingerprint:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key in ("name", "dataset", "model"):
-            if not isinstance(getattr(self, key), str) or not getattr(self, key):
-                raise InvalidValueError(f"task {key} must be a non-empty string, got {getattr(self, key)!r}")
-        if self.task_kind not in TASK_KINDS:
-            raise unknown_name("task_kind", str(self.task_kind), TASK_KINDS)
-        for key in _INT_FEATURES:
-            value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise InvalidValueError(f"task {key} must be a non-negative integer, got {value!r}")
-            if value is not None and value > _INT64_MAX:
-                raise InvalidValueError(f"task {key} must be at most {_INT64_MAX} (a 64-bit integer), got {value}")
-        for key in _FLOAT_FEATURES:
-            value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value) or value < 0):
-                raise InvalidValueError(f"task {key} must be a finite non-negative number, got {value!r}")
-            if value is not None:
-                object.__setattr__(self, key, float(value))  # 1 and 1.0 give one task_id
-        if self.class_balance is not None and self.class_balance > 1:
-            raise InvalidValueError(f"task class_balance is a normalised entropy in 0..1, got {self.class_balance}")
-        for key in _BOOL_FEATURES:
-            if getattr(self, key) not in (None, True, False):
-                raise InvalidValueError(f"task {key} must be true or false, got {getattr(self, key)!r}")
-        shape = self.input_shape
-        if shape is not None and (not isinstance(shape, list) or not all(
-                isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
-            raise InvalidValueError(f"task input_shape must be a list of positive integers, got {shape!r}")
-        if self.data_hash is not None and not isinstance(self.data_hash, str):
-            raise InvalidValueError(f"task data_hash must be text, got {self.data_hash!r}")
-        if not isinstance(self.extra, dict):
-            raise InvalidValueError(f"task extra must be an object, got {self.extra!r}")
+        for key, kind in TASK_FIELDS.items():  # 1 and 1.0 give one task_id: float features become floats
+            object.__setattr__(self, key, kind.check(f"task {key}", getattr(self, key)))
 
     @classmethod
     def from_name(cls, name: str, task_kind: str = "classification") -> TaskFingerprint:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lrrec.errors import IngestError, InvalidValueError, LrrecError
+from lrrec.fields import JsonObject, Kind, Number, Text
 from lrrec.schedules import ScheduleConfig
 
 # Known DeepOBS datasets: name prefix -> task facts. Other problems split at the first underscore.
@@ -33,6 +34,17 @@ _OPTIMIZERS = {"GradientDescentOptimizer": "sgd", "MomentumOptimizer": "sgd", "A
 _RENAMED = {"use_nesterov": "nesterov"}
 _REQUIRED = ("testproblem", "num_epochs", "optimizer_name", "optimizer_hyperparams", "train_losses",
              "valid_losses")
+_NAME = Text(non_blank=True, nullable=False, must="a non-empty name")
+# field -> kind, checked in this order once the required fields are known present; values are used as given
+_CHECKED: dict[str, Kind] = {
+    "num_epochs": Number(whole=True, at_least=1, nullable=False, must="a positive integer"),
+    "testproblem": _NAME, "optimizer_name": _NAME, "l2_reg": Number(must="a finite number or null"),
+    "training_params": JsonObject(must="an object"),
+}
+_SERIES = ("train_losses", "valid_losses", "test_losses", "train_accuracies", "valid_accuracies", "test_accuracies")
+# has accuracies -> (metric series, test series, metric_name, direction)
+_METRICS = {True: ("valid_accuracies", "test_accuracies", "val_accuracy", "max"),
+            False: ("valid_losses", "test_losses", "val_loss", "min")}
 _EXTRA_SERIES = {"test_losses": "test_loss", "test_accuracies": "test_accuracy", "train_accuracies": "train_accuracy"}
 FACTOR_TOLERANCE = 0.1  # largest per-epoch gap between the file's factors and the recognised schedule
 
@@ -60,59 +72,65 @@ def read_deepobs(path: Path) -> Iterator[tuple[str, Any]]:
 
 def deepobs_row(data: Any) -> dict[str, Any]:
     """Map one parsed DeepOBS result to an interchange row."""
+    _check_result(data)
+    n, hyper = data["num_epochs"], data["optimizer_hyperparams"]
+    series = {key: _series(data, key, n, key in _REQUIRED) for key in _SERIES}
+    training = data.get("training_params") or {}
+    per_epoch = epoch_factors(training.get("lr_sched_epochs") or [], training.get("lr_sched_factors") or [], n)
+    schedule, deviation = recognise_schedule(per_epoch, n, float(hyper["learning_rate"]))
+    has_acc = series["valid_accuracies"] is not None
+    metric, test_key, metric_name, direction = _METRICS[has_acc]
+    diverged_at = _divergence(series, n)
+    finals = {} if diverged_at is not None else {key: _value(series, key, n) for key in (metric, test_key)}
+    optimizer = str(data["optimizer_name"])
+    return {
+        "task": _task(str(data["testproblem"]), has_acc),
+        "schedule": schedule.to_dict(),
+        "seed": data.get("random_seed"),
+        "optimizer": _OPTIMIZERS.get(optimizer, optimizer.removesuffix("Optimizer").lower()),
+        "optimizer_params": _optimizer_params(hyper, data.get("l2_reg")),
+        "batch_size": data.get("batch_size"), "epochs": n,
+        "status": "finished" if diverged_at is None else "diverged",
+        "metric_name": metric_name, "direction": direction,
+        "final_metric": finals.get(metric),
+        "curves": _curves(series, schedule.lr, per_epoch, metric, n if diverged_at is None else diverged_at - 1),
+        "notes": _notes(data["testproblem"], schedule.name, deviation, diverged_at),
+        "extra": {"final_test": finals.get(test_key), "test_metric": test_key},
+    }
+
+
+def _notes(problem: str, schedule: str, deviation: float, diverged_at: int | None) -> str:
+    """How the schedule was recognised, and where the run diverged."""
+    notes = [(f"DeepOBS problem {problem}; lr_sched recognised as {schedule} "
+              f"(largest per-epoch factor gap {deviation:.3g}); steps per epoch not in the file")]
+    if diverged_at is not None:
+        notes.append(f"diverged at epoch {diverged_at}: losses non-finite or reset to their epoch-0 values")
+    return "; ".join(notes)
+
+
+def _check_result(data: Any) -> None:
+    """Refuse what is not a DeepOBS result: not an object, a required field missing, a field of the wrong kind."""
     if not isinstance(data, Mapping):
         raise InvalidValueError("not a DeepOBS result: the file must hold a JSON object")
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise InvalidValueError(f"not a DeepOBS result: missing {', '.join(missing)}")
-    n = data["num_epochs"]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidValueError(f"num_epochs must be a positive integer, got {n!r}")
-    for key in ("testproblem", "optimizer_name"):
-        if not isinstance(data[key], str) or not data[key].strip():
-            raise InvalidValueError(f"{key} must be a non-empty name, got {data[key]!r}")
-    if data.get("l2_reg") is not None and not _is_number(data["l2_reg"]):
-        raise InvalidValueError(f"l2_reg must be a finite number or null, got {data['l2_reg']!r}")
-    if not isinstance(data.get("training_params") or {}, Mapping):
-        raise InvalidValueError(f"training_params must be an object, got {data['training_params']!r}")
+    given = {**data, "training_params": data.get("training_params") or None}  # a falsy value: none given
+    for key, kind in _CHECKED.items():
+        kind.check(key, given.get(key))
     hyper = data["optimizer_hyperparams"]
     if not isinstance(hyper, Mapping) or not _is_number(hyper.get("learning_rate")):
         raise InvalidValueError("optimizer_hyperparams needs a numeric learning_rate")
-    series = {key: _series(data, key, n, key in _REQUIRED) for key in (
-        "train_losses", "valid_losses", "test_losses", "train_accuracies", "valid_accuracies", "test_accuracies")}
-    training = data.get("training_params") or {}
-    epochs_list, factors = training.get("lr_sched_epochs") or [], training.get("lr_sched_factors") or []
-    per_epoch = epoch_factors(epochs_list, factors, n)
-    schedule, deviation = recognise_schedule(per_epoch, n, float(hyper["learning_rate"]))
-    has_acc = series["valid_accuracies"] is not None
-    metric = "valid_accuracies" if has_acc else "valid_losses"
-    diverged_at = _divergence(series, n)
-    last = n if diverged_at is None else diverged_at - 1
-    curves = [{"epoch": e, "lr": schedule.lr * per_epoch[e], "train_loss": _value(series, "train_losses", e),
-               "val_loss": _value(series, "valid_losses", e), "val_metric": _value(series, metric, e),
-               "extra": {name: _value(series, k, e) for k, name in _EXTRA_SERIES.items()
-                         if series[k] is not None} or None}
-              for e in range(last + 1)]
-    notes = [(f"DeepOBS problem {data['testproblem']}; lr_sched recognised as {schedule.name} "
-              f"(largest per-epoch factor gap {deviation:.3g}); steps per epoch not in the file")]
-    if diverged_at is not None:
-        notes.append(f"diverged at epoch {diverged_at}: losses non-finite or reset to their epoch-0 values")
-    test_key = "test_accuracies" if has_acc else "test_losses"
-    return {
-        "task": _task(str(data["testproblem"]), has_acc),
-        "schedule": schedule.to_dict(),
-        "seed": data.get("random_seed"),
-        "optimizer": _OPTIMIZERS.get(str(data["optimizer_name"]),
-                                     str(data["optimizer_name"]).removesuffix("Optimizer").lower()),
-        "optimizer_params": _optimizer_params(hyper, data.get("l2_reg")),
-        "batch_size": data.get("batch_size"), "epochs": n,
-        "status": "finished" if diverged_at is None else "diverged",
-        "metric_name": "val_accuracy" if has_acc else "val_loss", "direction": "max" if has_acc else "min",
-        "final_metric": None if diverged_at is not None else _value(series, metric, n),
-        "curves": curves, "notes": "; ".join(notes),
-        "extra": {"final_test": None if diverged_at is not None else _value(series, test_key, n),
-                  "test_metric": test_key},
-    }
+
+
+def _curves(series: Mapping[str, list[float | None] | None], lr: float, per_epoch: list[float], metric: str,
+            last: int) -> list[dict[str, Any]]:
+    """One curve point per epoch 0..`last`."""
+    return [{"epoch": e, "lr": lr * per_epoch[e], "train_loss": _value(series, "train_losses", e),
+             "val_loss": _value(series, "valid_losses", e), "val_metric": _value(series, metric, e),
+             "extra": {name: _value(series, k, e) for k, name in _EXTRA_SERIES.items()
+                       if series[k] is not None} or None}
+            for e in range(last + 1)]
 
 
 def epoch_factors(epochs: Any, factors: Any, n: int) -> list[float]:
@@ -138,22 +156,7 @@ def recognise_schedule(per_epoch: list[float], n: int, lr: float) -> tuple[Sched
     factor listed for epoch n is never used.
     """
     inner = per_epoch[1:n]
-    ups = [e for e in range(2, n) if per_epoch[e] > per_epoch[e - 1] + 0.5]
-    if all(abs(f - 1.0) < 1e-12 for f in inner):
-        name, params = "constant", {}
-    elif ups:
-        periods = [b - a for a, b in zip([0, *ups], ups)]
-        t_mult = periods[1] / periods[0] if len(periods) > 1 else 1.0
-        if t_mult != int(t_mult):
-            raise InvalidValueError(f"warm-restart periods {periods} do not grow by a whole factor")
-        name, params = "sgdr", {"t0_frac": ups[0] / n, "t_mult": int(t_mult)}
-    elif len(inner) > 1 and inner[0] < inner[1]:
-        top = [e for e in range(1, n) if per_epoch[e] >= 1.0 - 1e-9]
-        if not top:
-            raise InvalidValueError("LR factors rise but never reach 1; not a trapezoid")
-        name, params = "trapezoid", {"warmup_frac": top[0] / n, "decay_frac": (n - top[-1]) / n}
-    else:
-        name, params = "cosine", {}
+    name, params = _schedule_shape(per_epoch, n)
     try:
         config = ScheduleConfig.create(name, lr, params)
     except LrrecError as exc:
@@ -164,6 +167,26 @@ def recognise_schedule(per_epoch: list[float], n: int, lr: float) -> tuple[Sched
         raise InvalidValueError(f"unrecognised LR schedule (closest: {name}, off by {deviation:.3g} at some epoch);"
                                 f" lrrec recognises constant, cosine, cosine with warm restarts and trapezoid")
     return config, deviation
+
+
+def _schedule_shape(per_epoch: list[float], n: int) -> tuple[str, dict[str, Any]]:
+    """The schedule family the factors of epochs 1..n-1 take, with its parameters (not yet checked against them)."""
+    inner = per_epoch[1:n]
+    ups = [e for e in range(2, n) if per_epoch[e] > per_epoch[e - 1] + 0.5]
+    if all(abs(f - 1.0) < 1e-12 for f in inner):
+        return "constant", {}
+    if ups:
+        periods = [b - a for a, b in zip([0, *ups], ups)]
+        t_mult = periods[1] / periods[0] if len(periods) > 1 else 1.0
+        if t_mult != int(t_mult):
+            raise InvalidValueError(f"warm-restart periods {periods} do not grow by a whole factor")
+        return "sgdr", {"t0_frac": ups[0] / n, "t_mult": int(t_mult)}
+    if len(inner) > 1 and inner[0] < inner[1]:
+        top = [e for e in range(1, n) if per_epoch[e] >= 1.0 - 1e-9]
+        if not top:
+            raise InvalidValueError("LR factors rise but never reach 1; not a trapezoid")
+        return "trapezoid", {"warmup_frac": top[0] / n, "decay_frac": (n - top[-1]) / n}
+    return "cosine", {}
 
 
 def _task(problem: str, has_accuracy: bool) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The interchange row: one run per row, the shape every input format is parsed into, validated once here.
 
-A row is a mapping of the fields in `FIELDS` (README: "Experience store and ingest"). `parse_row` turns it into
+A row is a mapping of the fields in `FIELDS` (README: "Experience store and ingest"). `RowParser.parse` turns it into
 a `RunRecord` with a validated `TaskFingerprint` and `ScheduleConfig`, or raises a one-line `LrrecError`.
 """
 
@@ -8,33 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
+from lrrec.fields import JsonList, JsonObject, Kind, NameOrObject, Number, Text, Time, check_nested, strict_json
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
 
 STATUSES = ("finished", "failed", "diverged", "interrupted", "running")
 DIRECTIONS = ("max", "min")
 
-# field -> kind. "task"/"schedule" are name-or-object; "object" fields may be given as JSON text.
-FIELDS: dict[str, str] = {
-    "run_id": "str", "task": "task", "schedule": "schedule", "lr": "float", "schedule_params": "object",
-    "seed": "int", "optimizer": "str", "optimizer_params": "object", "batch_size": "count", "epochs": "count",
-    "steps": "count", "status": "str", "metric_name": "str", "direction": "str", "final_metric": "float",
-    "best_metric": "float", "target_value": "float", "time_to_target_s": "float", "step_to_target": "int",
-    "wall_time_s": "float", "device": "str", "lrrec_version": "str", "library_versions": "object",
-    "source": "str", "source_ref": "str", "created_at": "time", "notes": "str", "extra": "object",
-    "curves": "list",
+_TEXT, _OBJECT, _NAMED = Text(), JsonObject(), NameOrObject()
+_REAL, _INT, _COUNT = Number(), Number(whole=True), Number(whole=True, at_least=1)
+FIELDS: dict[str, Kind] = {
+    "run_id": _TEXT, "task": _NAMED, "schedule": _NAMED, "lr": _REAL, "schedule_params": _OBJECT, "seed": _INT,
+    "optimizer": _TEXT, "optimizer_params": _OBJECT, "batch_size": _COUNT, "epochs": _COUNT, "steps": _COUNT,
+    "status": _TEXT, "metric_name": _TEXT, "direction": _TEXT, "final_metric": _REAL, "best_metric": _REAL,
+    "target_value": _REAL, "time_to_target_s": _REAL, "step_to_target": _INT, "wall_time_s": _REAL, "device": _TEXT,
+    "lrrec_version": _TEXT, "library_versions": _OBJECT, "source": _TEXT, "source_ref": _TEXT, "created_at": Time(),
+    "notes": _TEXT, "extra": _OBJECT, "curves": JsonList(),
 }
-CURVE_FIELDS: dict[str, str] = {"step": "int", "epoch": "float", "lr": "float", "train_loss": "float",
-                                "val_loss": "float", "val_metric": "float", "extra": "object"}
+CURVE_FIELDS: dict[str, Kind] = {"step": _INT, "epoch": _REAL, "lr": _REAL, "train_loss": _REAL, "val_loss": _REAL,
+                                 "val_metric": _REAL, "extra": _OBJECT}
+_REQUIRED = ("task", "schedule", "metric_name")
 _MAX_WORDS = ("acc", "auc", "f1", "iou", "bleu")
 _FRACTION_WORDS = ("acc",)  # metrics that are fractions in 0..1
 _MIN_WORDS = ("loss", "err", "perplexity", "mse", "mae", "nll")
@@ -66,128 +65,12 @@ def infer_direction(metric_name: str) -> str | None:
     return None
 
 
-def strict_json(text: str) -> Any:
-    """`json.loads` that rejects NaN, Infinity, integers beyond float range and deep nesting (a number like
-    1e999 reads as inf, which each field's check refuses by name)."""
-    def reject(token: str) -> Any:
-        raise InvalidValueError(f"{token} is not allowed; write null for a missing value")
-
-    def whole(token: str) -> int:
-        if len(token.lstrip("-")) > _MAX_DIGITS:
-            raise InvalidValueError(f"a number with {len(token.lstrip('-'))} digits is beyond the range of a float")
-        return int(token)
-    try:
-        value = json.loads(text, parse_constant=reject, parse_int=whole)
-    except json.JSONDecodeError as exc:
-        raise InvalidValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-    except RecursionError:
-        raise InvalidValueError(f"JSON nested too deeply (lrrec reads up to {MAX_DEPTH} levels)") from None
-    return value
-
-
-MAX_DEPTH = 32  # nesting of JSON objects and lists in a row
-_MAX_DIGITS = 308  # whole numbers longer than this overflow a float
-
-
-def check_nested(key: str, value: Any, depth: int = 0) -> None:
-    """Refuse, anywhere inside a field, nesting deeper than `MAX_DEPTH`, text that is not valid Unicode (a lone
-    surrogate) and non-finite numbers (inside objects and lists; top-level numbers get their own message)."""
-    if depth > MAX_DEPTH:
-        raise InvalidValueError(f"{key} is nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidValueError(f"{key} holds text that is not valid Unicode (a lone surrogate)") from None
-    elif isinstance(value, float) and depth and not math.isfinite(value):
-        raise InvalidValueError(f"{key} holds {value!r}; write null for a missing value")
-    elif isinstance(value, dict):
-        for item_key, item in value.items():
-            check_nested(key, item_key, depth + 1)
-            check_nested(key, item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            check_nested(key, item, depth + 1)
-
-
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, no NaN: equal data gives equal text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-INT64_MAX = 2**63 - 1  # the store's whole numbers are 64-bit
 TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def _coerce(key: str, kind: str, value: Any, text: bool) -> Any:
-    """Normalise one value of `kind`; `text=True` accepts numbers written as strings (CSV cells)."""
-    if isinstance(value, str) and text and value.strip() == "":
-        return None
-    if value is None:
-        return None
-    if kind in ("float", "int", "count"):
-        if isinstance(value, str) and text:
-            value = _number_text(key, value, kind)
-        if isinstance(value, Decimal):
-            value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidValueError(f"{key} must be a number, got {type(value).__name__} {value!r}")
-        if not math.isfinite(value):
-            raise InvalidValueError(f"{key} must be a finite number, got {value!r}; write null for a missing value")
-        if kind == "float":
-            return float(value)
-        if value != int(value):
-            raise InvalidValueError(f"{key} must be a whole number, got {value!r}")
-        if kind == "count" and value < 1:
-            raise InvalidValueError(f"{key} must be at least 1, got {value!r}")
-        if not -INT64_MAX <= value <= INT64_MAX:
-            raise InvalidValueError(f"{key} must lie within +-{INT64_MAX} (the store keeps 64-bit integers), "
-                                    f"got {value!r}")
-        return int(value)
-    if kind == "str":
-        if not isinstance(value, str):
-            raise InvalidValueError(f"{key} must be text, got {type(value).__name__} {value!r}")
-        return value
-    if kind in ("object", "list"):
-        if isinstance(value, str):
-            try:
-                value = strict_json(value)
-            except InvalidValueError as exc:
-                raise InvalidValueError(f"{key}: {exc}; give a JSON {kind} (e.g. {'{}' if kind == 'object' else '[]'})"
-                                        ) from None
-        check_nested(key, value)
-        want = dict if kind == "object" else list
-        if not isinstance(value, want):
-            raise InvalidValueError(f"{key} must be a JSON {'object' if want is dict else 'list'}, got {value!r}")
-        return value
-    if kind == "time":
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                raise InvalidValueError(f"{key} must be an ISO-8601 time, got {value!r}") from None
-        if not isinstance(value, datetime):
-            raise InvalidValueError(f"{key} must be an ISO-8601 time, got {value!r}")
-        if value.tzinfo is not None:
-            try:
-                value = value.astimezone(timezone.utc).replace(tzinfo=None)
-            except OverflowError:
-                raise InvalidValueError(f"{key} {value.isoformat()} is out of range in UTC") from None
-        return value
-    return value  # task / schedule: validated by their own classes
-
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
-
-
-def _number_text(key: str, text: str, kind: str) -> float | int:
-    """A number written in a CSV cell: plain decimal or scientific notation (no `1_0`, no hex)."""
-    cell = text.strip()
-    if len(cell) > _MAX_DIGITS or not _NUMBER.fullmatch(cell):  # length first: the match is quadratic in it
-        raise InvalidValueError(f"{key} must be a number, got {text[:40]!r}")
-    if kind == "float" or any(c in cell for c in ".eEnN"):
-        return float(cell)
-    return int(cell)
 
 
 class RowParser:
@@ -202,6 +85,23 @@ class RowParser:
 
     def parse(self, row: Mapping[str, Any], source_ref: str) -> RunRecord:
         """Validate one row (`source_ref` is used when the row names none) or raise `LrrecError`."""
+        v = self._values(row)
+        task = self._task(v.pop("task"))
+        schedule, config_id = self._schedule(v.pop("schedule"), v.pop("lr"), v.pop("schedule_params"))
+        _check_outcome(v)
+        curves = [self._curve_point(i, p) for i, p in enumerate(v.pop("curves") or [])]
+        _check_metrics(v, curves)
+        run_id = v.pop("run_id") or _content_id(v, task.task_id, config_id, curves)
+        if v["created_at"] is None:
+            v["created_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+        if self.source_override or v["source"] is None:
+            v["source"] = self.source
+        if "source_ref" not in row:  # an explicit null (as in an export) stays null
+            v["source_ref"] = source_ref
+        return RunRecord(run_id, task, schedule, v, curves, config_id)
+
+    def _values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Every field of `FIELDS` (None where not given), each checked by its kind; the required ones present."""
         if not isinstance(row, Mapping):
             raise InvalidValueError(f"a row must be a JSON object, got {type(row).__name__}")
         for key in row:
@@ -209,41 +109,11 @@ class RowParser:
                 raise unknown_name("interchange field", str(key), FIELDS)
             check_nested(str(key), row[key])
         v = dict.fromkeys(FIELDS)
-        v.update((key, _coerce(key, FIELDS[key], value, self.text)) for key, value in row.items())
-        if v["task"] is None or v["schedule"] is None or v["metric_name"] is None:
-            missing = [k for k in ("task", "schedule", "metric_name") if v[k] is None]
+        v.update((key, FIELDS[key].check(key, value, self.text)) for key, value in row.items())
+        missing = [key for key in _REQUIRED if v[key] is None]
+        if missing:
             raise InvalidValueError(f"missing required field(s): {', '.join(missing)}")
-        task = self._task(v.pop("task"))
-        schedule, config_id = self._schedule(v.pop("schedule"), v.pop("lr"), v.pop("schedule_params"))
-        v["status"] = "finished" if v["status"] is None else v["status"]
-        if v["status"] not in STATUSES:
-            raise unknown_name("status", v["status"], STATUSES)
-        v["direction"] = v["direction"] or infer_direction(v["metric_name"])
-        if v["direction"] not in DIRECTIONS:
-            given = v["direction"]
-            raise InvalidValueError(f"direction {given!r} is not max or min" if given else
-                                    f"cannot tell whether {v['metric_name']!r} is better high or low; "
-                                    f"add \"direction\": \"max\" or \"min\"")
-        curves = [self._curve_point(i, p) for i, p in enumerate(v.pop("curves") or [])]
-        if v["status"] == "finished" and v["final_metric"] is None:
-            raise InvalidValueError("a finished run needs final_metric (or give another status)")
-        if v["best_metric"] is None:
-            v["best_metric"] = best_of([v["final_metric"], *(p["val_metric"] for p in curves)], v["direction"])
-        check_plausible(v, curves)
-        run_id = v.pop("run_id")
-        hashed = {k: v[k] for k in v if k not in _NOT_HASHED}
-        hashed.update(task=task.task_id, schedule=config_id, curves=curves)
-        if v["created_at"] is None:
-            del hashed["created_at"]
-            v["created_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
-        else:
-            hashed["created_at"] = v["created_at"].isoformat()
-        if self.source_override or v["source"] is None:
-            v["source"] = self.source
-        if "source_ref" not in row:  # an explicit null (as in an export) stays null
-            v["source_ref"] = source_ref
-        run_id = run_id or hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
-        return RunRecord(run_id, task, schedule, v, curves, config_id)
+        return v
 
     def _task(self, value: Any) -> TaskFingerprint:
         key = value if isinstance(value, str) else canonical_json(value) if isinstance(value, dict) else None
@@ -283,10 +153,43 @@ class RowParser:
             if key not in CURVE_FIELDS:
                 raise unknown_name(f"field in {where}", str(key), CURVE_FIELDS)
         out = dict.fromkeys(CURVE_FIELDS)
-        out.update((key, _coerce(f"{where}.{key}", CURVE_FIELDS[key], value, False)) for key, value in point.items())
+        out.update((key, CURVE_FIELDS[key].check(f"{where}.{key}", value)) for key, value in point.items())
         if out["step"] is None and out["epoch"] is None:
             raise InvalidValueError(f"{where} needs a step or an epoch")
         return out
+
+
+def _check_outcome(values: dict[str, Any]) -> None:
+    """Default the status to finished and the direction to the metric name's; refuse unknown ones."""
+    values["status"] = "finished" if values["status"] is None else values["status"]
+    if values["status"] not in STATUSES:
+        raise unknown_name("status", values["status"], STATUSES)
+    values["direction"] = given = values["direction"] or infer_direction(values["metric_name"])
+    if given not in DIRECTIONS:
+        raise InvalidValueError(f"direction {given!r} is not max or min" if given else
+                                f"cannot tell whether {values['metric_name']!r} is better high or low; "
+                                f"add \"direction\": \"max\" or \"min\"")
+
+
+def _check_metrics(values: dict[str, Any], curves: list[dict[str, Any]]) -> None:
+    """Refuse a finished run without final_metric; default best_metric to the best value given; check plausibility."""
+    if values["status"] == "finished" and values["final_metric"] is None:
+        raise InvalidValueError("a finished run needs final_metric (or give another status)")
+    if values["best_metric"] is None:
+        values["best_metric"] = best_of([values["final_metric"], *(p["val_metric"] for p in curves)],
+                                        values["direction"])
+    check_plausible(values, curves)
+
+
+def _content_id(values: Mapping[str, Any], task_id: str, config_id: str, curves: list[dict[str, Any]]) -> str:
+    """The run id of a row that names none: SHA-256 of its content (a defaulted created_at left out)."""
+    hashed = {k: values[k] for k in values if k not in _NOT_HASHED}
+    hashed.update(task=task_id, schedule=config_id, curves=curves)
+    if values["created_at"] is None:
+        del hashed["created_at"]
+    else:
+        hashed["created_at"] = values["created_at"].isoformat()
+    return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
 
 
 def check_plausible(values: Mapping[str, Any], curves: list[dict[str, Any]]) -> None:

@@ -161,32 +161,10 @@ def _is_multi(attrs: Mapping[str, Any]) -> bool:
 
 def _trial_row(trial: Any, status: str, base: Mapping[str, Any], schedule: str | None, own: bool,
                study: str) -> dict[str, Any]:
-    params = dict(trial.params)
-    extra: dict[str, Any] = {"optuna_study": study, "optuna_trial": trial.number}
+    """One trial as an interchange row, fields without a value left out."""
     row = dict(base)
-    if "schedule" in params and (own or schedule is None):
-        name = str(params.pop("schedule"))
-        prefix = name + "."
-        flat = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-        rest = {k: v for k, v in params.items() if not k.startswith(prefix)}
-    elif own:
-        name, flat, rest = str(schedule), params, {}
-    else:
-        name, flat, rest = str(schedule), {}, {}
-        keys = set(ScheduleConfig.create(name).flat())
-        optimizer = dict(row.get("optimizer_params") or {})
-        for key, value in params.items():
-            if key in LR_ALIASES:
-                flat["lr"] = value
-            elif key in keys:
-                flat[key] = value
-            elif key in OPTIMIZER_KEYS:
-                optimizer[key] = value
-            elif key == "batch_size":
-                row["batch_size"] = value
-            else:
-                rest[key] = value
-        row["optimizer_params"] = optimizer or None
+    name, flat, rest = _schedule_params(dict(trial.params), row, schedule, own)
+    extra: dict[str, Any] = {"optuna_study": study, "optuna_trial": trial.number}
     if rest:
         extra["unmapped_params"] = rest
     if status == "finished" and trial.value is None:
@@ -194,8 +172,46 @@ def _trial_row(trial: Any, status: str, base: Mapping[str, Any], schedule: str |
     started, completed = trial.datetime_start, trial.datetime_complete
     row.update(schedule=name, schedule_params=flat, status=status, extra=extra,
                final_metric=trial.value, seed=trial.user_attrs.get("lrrec.seed"),
-               curves=[{"epoch": step, "val_metric": None if isinstance(value, float) and not math.isfinite(value)
-                        else value} for step, value in sorted(trial.intermediate_values.items())] or None,
-               created_at=started, wall_time_s=(completed - started).total_seconds()
-               if started and completed else None)
+               curves=_curve(trial.intermediate_values), created_at=started,
+               wall_time_s=(completed - started).total_seconds() if started and completed else None)
     return {k: v for k, v in row.items() if v is not None}
+
+
+def _curve(values: Mapping[int, float]) -> list[dict[str, Any]] | None:
+    """A trial's reported values as curve points (a non-finite value as null), None if it reported none."""
+    return [{"epoch": step, "val_metric": None if isinstance(value, float) and not math.isfinite(value) else value}
+            for step, value in sorted(values.items())] or None
+
+
+def _schedule_params(params: dict[str, Any], row: dict[str, Any], schedule: str | None,
+                     own: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A trial's schedule name, its `from_flat` parameters and the parameters left unmapped (see `_foreign_params`)."""
+    if "schedule" in params and (own or schedule is None):
+        name = str(params.pop("schedule"))
+        prefix = name + "."
+        flat = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+        return name, flat, {k: v for k, v in params.items() if not k.startswith(prefix)}
+    if own:
+        return str(schedule), params, {}
+    return str(schedule), *_foreign_params(params, str(schedule), row)
+
+
+def _foreign_params(params: Mapping[str, Any], schedule: str, row: dict[str, Any]) -> tuple[dict, dict]:
+    """A foreign trial's parameters mapped by name: (schedule parameters, the rest); optimizer parameters and the
+    batch size go into `row`."""
+    flat, rest = {}, {}
+    keys = set(ScheduleConfig.create(schedule).flat())
+    optimizer = dict(row.get("optimizer_params") or {})
+    for key, value in params.items():
+        if key in LR_ALIASES:
+            flat["lr"] = value
+        elif key in keys:
+            flat[key] = value
+        elif key in OPTIMIZER_KEYS:
+            optimizer[key] = value
+        elif key == "batch_size":
+            row["batch_size"] = value
+        else:
+            rest[key] = value
+    row["optimizer_params"] = optimizer or None
+    return flat, rest

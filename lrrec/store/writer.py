@@ -8,11 +8,12 @@ from typing import Any
 
 import duckdb
 
+from lrrec.fields import JsonObject
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
 from lrrec.store.interchange import FIELDS, RunRecord, canonical_json
 
-_JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if kind == "object")
+_JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if isinstance(kind, JsonObject))
 
 
 def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord],
