@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from lrrec.schedules.params import (
@@ -22,7 +25,7 @@ def _trough() -> Param:
                 open_high=True)
 
 
-def _cycle_scale(kind: str, t: np.ndarray, T: int, half: int, p: dict) -> np.ndarray:
+def _cycle_scale(kind: str, t: np.ndarray, T: int, half: int, p: Mapping[str, Any]) -> np.ndarray:
     """The amplitude factor of the plain (1), halving (2) and exponential (exp) variants."""
     if kind == "1":
         return np.ones_like(t)
@@ -32,7 +35,7 @@ def _cycle_scale(kind: str, t: np.ndarray, T: int, half: int, p: dict) -> np.nda
 
 
 def _triangular(kind: str):
-    def formula(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+    def formula(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
         half = steps_of(p["half_cycle_frac"], T, minimum=1)
         cycle = np.floor(1.0 + t / (2 * half))
         x = np.abs(t / half - 2.0 * cycle + 1.0)
@@ -42,7 +45,7 @@ def _triangular(kind: str):
 
 
 def _sine(kind: str):
-    def formula(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+    def formula(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
         half = steps_of(p["half_cycle_frac"], T, minimum=1)
         shape = np.abs(np.sin(np.pi * t / (2 * half))) * _cycle_scale(kind, t, T, half, p)
         return p["min_lr_ratio"] + (1.0 - p["min_lr_ratio"]) * shape
@@ -130,7 +133,7 @@ register(ScheduleSpec(
 ))
 
 
-def _espnet(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _espnet(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     cycle = steps_of(p["cycle_frac"], T, minimum=1)
     milestones = np.array([steps_of(m, T) for m in p["milestones"]], dtype=np.float64)
     decays = np.searchsorted(milestones, t, side="right")

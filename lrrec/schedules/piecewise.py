@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from lrrec.schedules.params import choice, fractions, integer, real
@@ -31,7 +34,7 @@ register(ScheduleSpec(
 ))
 
 
-def _multistep(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _multistep(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     """Decay takes effect at the milestone step itself (torch / mmengine / optax semantics)."""
     milestones = np.array([steps_of(m, T) for m in p["milestones"]], dtype=np.float64)
     count = np.searchsorted(milestones, t, side="right")
@@ -53,7 +56,7 @@ register(ScheduleSpec(
 ))
 
 
-def _linear(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _linear(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     n = steps_of(p["decay_frac"], T, minimum=1)
     return 1.0 + (p["end_factor"] - 1.0) * np.minimum(t, n) / n
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from lrrec.schedules.params import final_factor, flag, integer, min_lr_ratio, real
@@ -47,7 +50,7 @@ register(ScheduleSpec(
     citation="Chen et al. 2018, DeepLab (poly decay); torch PolynomialLR, optax polynomial_schedule",
 ))
 
-def _inverse_sqrt(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _inverse_sqrt(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     hold = steps_of(p["hold_frac"], T, minimum=1)
     return np.sqrt(hold / np.maximum(t, hold))
 
@@ -103,7 +106,7 @@ def standard_normal_at(steps: np.ndarray, seed: int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _linear_cosine(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _linear_cosine(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     tc = np.minimum(t, T)
     linear = (T - tc) / T
     if p["noisy"]:
@@ -135,7 +138,7 @@ register(ScheduleSpec(
 ))
 
 
-def _cosine_power(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _cosine_power(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     c = cosine_shape(t, T)
     base = p["exponent"]
     shape = c if base == 1.0 else (base ** (c + 1.0) - base) / (base * base - base)
@@ -170,7 +173,7 @@ register(ScheduleSpec(
 ))
 
 
-def _rex(t: np.ndarray, T: int, p: dict) -> np.ndarray:
+def _rex(t: np.ndarray, T: int, p: Mapping[str, Any]) -> np.ndarray:
     done = progress(t, T)
     return floored((1.0 - done) / (1.0 - done / 2.0), p["min_lr_ratio"])
 

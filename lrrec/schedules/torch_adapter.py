@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -39,7 +40,7 @@ class ScheduleLR(LRScheduler):
             group["lrrec_scale"] = group["initial_lr"] / float(reference)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | Tensor]:  # floats; typed as torch declares it
         """The LR of each parameter group at the current step (`self.last_epoch`)."""
         t = max(self.last_epoch, 0)
         value = self.config.lr * float(self.config.multipliers(np.array([t]), self.total_steps)[0])

@@ -28,7 +28,7 @@ from lrrec.errors import StoreError
 
 LOCK_TIMEOUT_S = 600.0
 MIN_FREE_BYTES = 16 * 2**20  # refused below this, before DuckDB can fail halfway through a write
-_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}  # never the network
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}  # never the network
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 _LOCK_CONFLICT = "Could not set lock on file"  # DuckDB's own lock: another program has the file open
 _DAMAGE = ("Corrupt database file", "Could not read enough bytes", "not a valid DuckDB database file",
@@ -142,6 +142,12 @@ def store_error(path: Path, exc: duckdb.Error, copy: bool = False) -> StoreError
                                  f"it aside and lrrec starts a new one (`lrrec store check` lists what is readable)",
                                  reason[:160])
     return StoreError(f"cannot use store {path}: {reason}")
+
+
+def count_of(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The whole number a one-row aggregate query (`SELECT count(*) ...`) returns."""
+    row = con.execute(sql).fetchone()
+    return 0 if row is None or row[0] is None else int(row[0])
 
 
 def require_free_space(folder: Path, needed: int) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lrrec.errors import StoreError
-from lrrec.store.access import StoreDamagedError, check_store_file
+from lrrec.store.access import StoreDamagedError, check_store_file, count_of
 from lrrec.store.store import Store
 
 TABLES = ("meta", "tasks", "schedules", "runs", "curves")
@@ -49,7 +49,7 @@ def check_store(path: str | Path) -> StoreCheck:
     for table in TABLES:
         try:
             with store.transaction(write=False) as con:
-                result.rows[table] = int(con.execute(f"SELECT count(*), sum(hash(t)) FROM {table} t").fetchone()[0])
+                result.rows[table] = count_of(con, f"SELECT count(*), sum(hash(t)) FROM {table} t")
         except StoreDamagedError as exc:
             if table == TABLES[0] and "block" not in exc.reason:  # the file itself does not open
                 result.problems.append(f"the file does not open ({exc.reason})")
@@ -59,7 +59,7 @@ def check_store(path: str | Path) -> StoreCheck:
         return result
     with store.transaction(write=False) as con:
         for what, sql in _CROSS_CHECKS.items():
-            if count := int(con.execute(sql).fetchone()[0]):
+            if count := count_of(con, sql):
                 result.problems.append(f"{count} {what}")
-        result.runs_with_curves = int(con.execute("SELECT count(DISTINCT run_id) FROM curves").fetchone()[0])
+        result.runs_with_curves = count_of(con, "SELECT count(DISTINCT run_id) FROM curves")
     return result

@@ -25,6 +25,7 @@ from lrrec.store.access import (
     MIN_FREE_BYTES,
     check_store_file,
     connect,
+    count_of,
     copied,
     file_lock,
     require_free_space,
@@ -179,7 +180,7 @@ class Store:
         """Counts: runs, tasks, configs, curve points, runs by source, task, family and status, stale runs."""
         with self.transaction(write=False) as con:
             def count(sql: str) -> int:
-                return int(con.execute(sql).fetchone()[0])
+                return count_of(con, sql)
 
             def grouped(expr: str) -> dict[str, int]:
                 rows = con.execute(f"""SELECT {expr} AS k, count(*) AS n FROM runs r JOIN tasks t USING (task_id)
@@ -203,7 +204,7 @@ class Store:
             export_format(out, fmt)]
         with self.transaction(write=False) as con:
             con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
-            return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+            return count_of(con, "SELECT count(*) FROM runs")
 
 
 def export_format(out: str | os.PathLike[str], fmt: str | None = None) -> str:

@@ -105,7 +105,8 @@ def remove_runs(store: Store, run_ids: Sequence[str] = (), source: str | None = 
     nothing. Tasks and schedule configs no run uses any more go too."""
     if not (run_ids or source or batch):
         raise InvalidValueError("name the runs to remove: --run ID (repeatable), --source NAME or --batch ID")
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[Any] = []
     if run_ids:
         conditions.append("r.run_id IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(run_ids))
