@@ -86,36 +86,38 @@ def read_inputs(targets: Sequence[str], fmt: str = "auto", source: str | None = 
         raise InvalidValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not targets:
         raise InvalidValueError("nothing to ingest; give one or more files or storage URLs")
-    records: list[RunRecord] = []
-    problems: list[str] = []
-    files = []
+    validated = ValidatedInput([], [], [])
     for target in targets:
         check_regular_file(target)
         kind = detect_format(target) if fmt == "auto" else fmt
         if kind != "optuna" and any(optuna_options.values()):
             raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
         parser = RowParser(source or kind, text=kind == "csv", source_override=source is not None)
-        count = 0
-        for where, row in _reader(kind, target, optuna_options):
-            count += 1
-            try:
-                if isinstance(row, LrrecError):
-                    raise row
-                records.append(parser.parse(row, where))
-            except LrrecError as exc:
-                problems.append(f"{where}: {exc}")
-            except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # input no check foresaw
-                reason = str(exc)[:200].encode("unicode_escape").decode("ascii")  # one line, whatever it says
-                problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {reason})")
+        count = sum(_validate(parser, where, row, validated) for where, row in _reader(kind, target, optuna_options))
         if count == 0:
             raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
-        files.append({"path": target, "format": kind, "rows": count})
+        validated.files.append({"path": target, "format": kind, "rows": count})
+    problems = validated.problems
     if problems and not skip_invalid:
         shown = problems[:_SHOWN_PROBLEMS]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         raise IngestError(f"{len(problems)} invalid row(s); nothing was ingested (fix them, or pass "
                           f"--skip-invalid to ingest the valid rows):\n  " + "\n  ".join(shown) + more, problems)
-    return ValidatedInput(records, problems, files)
+    return validated
+
+
+def _validate(parser: RowParser, where: str, row: Any, into: ValidatedInput) -> int:
+    """Add one row's record, or its problem as `where: reason`, to `into`; returns 1 (a row was read)."""
+    try:
+        if isinstance(row, LrrecError):
+            raise row
+        into.records.append(parser.parse(row, where))
+    except LrrecError as exc:
+        into.problems.append(f"{where}: {exc}")
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # input no check foresaw
+        reason = str(exc)[:200].encode("unicode_escape").decode("ascii")  # one line, whatever it says
+        into.problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {reason})")
+    return 1
 
 
 def add_validated(store: Store, validated: ValidatedInput) -> dict[str, Any]:
