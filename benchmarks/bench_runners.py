@@ -84,7 +84,8 @@ def runner_throughput(name: str, model_fn, data: TensorData, batch: int, epochs:
 
 def throughput(quick: bool) -> None:
     dev = pick_device()
-    cases = [("wrn-16-4", lambda: models.WideResNet(16, 4, 10), 512), ("wrn-28-10", lambda: models.WideResNet(28, 10, 10), 256)]
+    cases = [("wrn-16-4", lambda: models.WideResNet(16, 4, 10), 512),
+             ("wrn-28-10", lambda: models.WideResNet(28, 10, 10), 256)]
     if dev.type == "cpu":
         cases = cases[:1]
         cases = [(n, f, 32) for n, f, _ in cases]

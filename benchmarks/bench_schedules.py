@@ -7,6 +7,7 @@ the same 1,000,000 steps (the cost floor of any closed-form schedule). Run: pyth
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 
@@ -33,9 +34,9 @@ def main() -> None:
     worst = 0.0
     for spec in list_specs():
         config = ScheduleConfig.create(spec.name)
-        seconds = best_time(lambda: config.lrs(t, STEPS))
+        seconds = best_time(partial(config.lrs, t, STEPS))
         warm = "" if spec.includes_warmup else ScheduleConfig.create(spec.name, warmup=Warmup("linear", 0.05))
-        warm_s = best_time(lambda: warm.lrs(t, STEPS)) if warm else float("nan")
+        warm_s = best_time(partial(warm.lrs, t, STEPS)) if warm else float("nan")
         worst = max(worst, seconds, 0.0 if np.isnan(warm_s) else warm_s)
         print(f"{spec.name:<18} {seconds * 1e3:8.1f} {seconds / baseline:11.1f}   {warm_s * 1e3:8.1f}")
     print(f"slowest: {worst * 1e3:.1f} ms for {STEPS:,} steps (target < 1000 ms)")

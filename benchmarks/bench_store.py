@@ -59,8 +59,8 @@ def main() -> None:
             seconds = timed_ingest(path, folder / f"{label}.duckdb")
             print(f"ingest {n:,} runs from {label}: {seconds:.1f} s = {n / seconds:,.0f} runs/s")
         start = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "lrrec"), "store", "info", "--store", str(folder / "JSONL.duckdb")],
-                       check=True, capture_output=True)
+        subprocess.run([str(Path(sys.executable).parent / "lrrec"), "store", "info", "--store",
+                        str(folder / "JSONL.duckdb")], check=True, capture_output=True)
         print(f"`lrrec store info` on a {n:,}-run store: {time.perf_counter() - start:.2f} s wall "
               f"(whole process, including Python start-up)")
 

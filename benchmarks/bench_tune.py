@@ -26,18 +26,13 @@ from typing import Any
 import optuna
 from held_out import held_out_store
 
-from lrrec.recommender.tune import (
-    TuneJob,
-    draw_config,
-    plan_study,
-    resolve_schedules,
-    seed_study,
-)
 from lrrec.runners import probes
 from lrrec.runners.execute import task_fingerprint
 from lrrec.runners.tasks import get_task, load_data
 from lrrec.runners.train import steps_per_epoch
 from lrrec.schedules import ScheduleConfig
+from lrrec.tuning.job import TuneJob, resolve_schedules
+from lrrec.tuning.space import draw_config, plan_study, seed_study
 
 TRIALS = 30
 TASKS = "digits/mlp,digits/cnn,mnist1d/mlp,mnist1d/cnn1d,breast_cancer/mlp"

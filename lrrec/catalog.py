@@ -1,6 +1,6 @@
 """Named datasets and models: fingerprints without the data on disk (`--dataset cifar100 --model wrn`).
 
-Torch-free, so `lrrec suggest` stays fast. Model figures were measured with `lrrec.runners.fingerprints`
+Torch-free, so `lrrec suggest` stays fast. Model figures were measured with `lrrec.runners.measure`
 (parameters, forward FLOPs of one sample counted as 2 x multiply-adds, weight layers) at each model's
 reference input and class count; `tests/test_catalog.py` re-measures the ones lrrec builds.
 """
@@ -8,6 +8,7 @@ reference input and class count; `tests/test_catalog.py` re-measures the ones lr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from lrrec.errors import unknown_name
 from lrrec.fingerprint import TaskFingerprint
@@ -75,7 +76,7 @@ def canonical(name: str) -> str:
 
 def _mlp_facts(inputs: int, classes: int) -> tuple[int, float, int]:
     widths = [inputs, *MLP_HIDDEN, classes]
-    macs = sum(a * b for a, b in zip(widths, widths[1:]))
+    macs = sum(a * b for a, b in pairwise(widths))
     params = macs + sum(widths[1:])
     return params, 2.0 * macs, len(widths) - 1
 

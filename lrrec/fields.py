@@ -78,7 +78,7 @@ class Kind:
 
     def check(self, key: str, value: Any, text: bool = False) -> Any:
         """`value` normalised, or an `InvalidValueError` naming `key`; `text=True` reads CSV cells."""
-        if value is None and self.nullable or text and isinstance(value, str) and not value.strip():
+        if (value is None and self.nullable) or (text and isinstance(value, str) and not value.strip()):
             return None
         return self.normalise(key, value, text)
 
@@ -110,7 +110,7 @@ class Number(Kind):
 
     def _typed(self, key: str, value: Any) -> float | int:
         if (isinstance(value, bool) or not isinstance(value, int if self.whole else (int, float))
-                or isinstance(value, float) and not math.isfinite(value) or self._below(value)):
+                or (isinstance(value, float) and not math.isfinite(value)) or self._below(value)):
             raise self.refuse(key, value)
         return value if self.whole else float(value)
 
@@ -154,7 +154,7 @@ class Text(Kind):
     non_blank: bool = False
 
     def normalise(self, key: str, value: Any, text: bool) -> str:
-        if not isinstance(value, str) or self.non_empty and not value or self.non_blank and not value.strip():
+        if not isinstance(value, str) or (self.non_empty and not value) or (self.non_blank and not value.strip()):
             raise self.refuse(key, value, f"{key} must be text, got {type(value).__name__} {value!r}")
         return value
 

@@ -16,5 +16,6 @@ def writable_folder(folder: str | Path, option: str) -> Path:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise LrrecError(f"{option} {path}: cannot write there ({exc.strerror or exc}); choose another folder") from None
+        raise LrrecError(f"{option} {path}: cannot write there ({exc.strerror or exc}); "
+                         f"choose another folder") from None
     return path

@@ -24,7 +24,8 @@ SURFACE_LRS = "0.0001,0.0003,0.001,0.003,0.01,0.03,0.1"
 SURFACES = "surface/rosenbrock,surface/peaks,surface/saddle,surface/monkey_saddle,surface/cliff"
 # (tasks, LR grid, seeds) per sweep; each worker runs its list in order.
 WORKERS = [
-    [("digits/mlp,mnist1d/mlp,breast_cancer/mlp,wine/mlp", CLASSIFICATION_LRS, 2), ("digits/cnn", CLASSIFICATION_LRS, 1)],
+    [("digits/mlp,mnist1d/mlp,breast_cancer/mlp,wine/mlp", CLASSIFICATION_LRS, 2),
+     ("digits/cnn", CLASSIFICATION_LRS, 1)],
     [(SURFACES, SURFACE_LRS, 1), ("mnist1d/cnn1d", "0.01,0.03,0.1", 1)],
 ]
 OUT = Path(__file__).resolve().parents[1] / "lrrec" / "data" / "corpus"

@@ -9,17 +9,17 @@ import statistics
 import pytest
 from click.testing import CliRunner
 
-from lrrec.bench.report import write_survey
-from lrrec.bench.survey import (
+from lrrec.cli.survey import bench
+from lrrec.schedules import FAMILY_DEFAULTS
+from lrrec.store import open_store
+from lrrec.survey.report import write_survey
+from lrrec.survey.survey import (
     LR_RANGES,
     TARGET_FRACTION,
     SurveyResult,
     protocol,
     surface_study,
 )
-from lrrec.cli.survey import bench
-from lrrec.schedules import FAMILY_DEFAULTS
-from lrrec.store import open_store
 
 TINY = ["--tasks", "wine/mlp", "--trials", "2", "--seeds", "2", "--epochs", "2"]
 

@@ -7,7 +7,7 @@ import pytest
 from lrrec.catalog import catalog_fingerprint
 from lrrec.errors import UnknownNameError
 from lrrec.runners import models
-from lrrec.runners.fingerprints import measure, model_features
+from lrrec.runners.measure import measure, model_features
 from lrrec.runners.tasks import get_task, load_data
 
 

@@ -20,3 +20,20 @@ def test_cli_start_up_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", SCRIPT.format(heavy=HEAVY)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
+
+
+RECOMMENDER_SCRIPT = """
+import importlib, pkgutil, sys
+import lrrec.recommender
+for module in pkgutil.walk_packages(lrrec.recommender.__path__, "lrrec.recommender."):
+    importlib.import_module(module.name)
+    if "torch" in sys.modules:
+        print(module.name)
+        break
+"""
+
+
+def test_every_recommender_module_imports_without_torch():
+    """The recommender stays torch-free: only measuring, probing and tuning a task load the runners."""
+    out = subprocess.run([sys.executable, "-c", RECOMMENDER_SCRIPT], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

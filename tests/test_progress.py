@@ -15,12 +15,12 @@ from click.testing import CliRunner
 
 from lrrec.cli import cli
 from lrrec.plots import study_figures
-from lrrec.recommender.tune import open_storage
 from lrrec.runners.execute import sweep
 from lrrec.runners.tasks import get_task
 from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig
 from lrrec.store.store import open_store
+from lrrec.tuning.job import open_storage
 
 
 class Terminal(io.StringIO):

@@ -17,7 +17,7 @@ from lrrec.cli import cli
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.data import DataMissingError, load_cifar, random_crop_flip
 from lrrec.runners.execute import budget_for
-from lrrec.runners.fingerprints import measure
+from lrrec.runners.measure import measure
 from lrrec.runners.tasks import TASKS, Budget, _load_cached, get_task, load_data
 from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig

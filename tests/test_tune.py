@@ -14,23 +14,13 @@ from click.testing import CliRunner
 
 from lrrec.catalog import catalog_fingerprint
 from lrrec.cli import cli
-from lrrec.recommender.tune import (
-    LR_BAND,
-    TuneJob,
-    draw_config,
-    open_storage,
-    open_study,
-    plan_study,
-    resolve_schedules,
-    seed_study,
-    space_of,
-    transferred_space,
-    trial_params,
-    tune,
-)
 from lrrec.runners.tasks import get_task
 from lrrec.schedules import ScheduleConfig, list_specs, search_space
 from lrrec.store import ingest, open_store
+from lrrec.tuning.job import TuneJob, open_storage, resolve_schedules
+from lrrec.tuning.space import LR_BAND, draw_config, plan_study, seed_study, space_of, transferred_space, trial_params
+from lrrec.tuning.study import open_study
+from lrrec.tuning.tune import tune
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

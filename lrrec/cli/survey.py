@@ -47,8 +47,8 @@ def survey_command(out: str, task_names: str, surfaces: str | None, quick: bool,
                    epochs: int | None, target: float | None, device: str | None, data_root: str | None,
                    store_path: str | None, as_json: bool) -> None:
     """Rerun the survey's section 4: 2-D surfaces, then random search + seeds per family on each task."""
-    from lrrec.bench.report import check_out, report_data, write_survey
-    from lrrec.bench.survey import run_survey
+    from lrrec.survey.report import check_out, report_data, write_survey
+    from lrrec.survey.survey import run_survey
 
     trials = trials if trials is not None else (QUICK["trials"] if quick else FULL_TRIALS)
     epochs = epochs if epochs is not None else (QUICK["epochs"] if quick else None)

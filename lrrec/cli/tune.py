@@ -42,7 +42,9 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     from pathlib import Path
 
     from lrrec.recommender.targets import target_fingerprint, trainable_task
-    from lrrec.recommender.tune import TuneJob, tune, write_figures
+    from lrrec.tuning.job import TuneJob
+    from lrrec.tuning.summary import write_figures
+    from lrrec.tuning.tune import tune
 
     task = trainable_task(task_name, dataset, model)
     target = target_fingerprint(dataset, model, task_name, data_root)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrrec.recommender.experience import Cell, Experience, arm_key, load_experience
-from lrrec.recommender.model import ModelSettings, candidate_score, estimate
+from lrrec.recommender.ranking import ModelSettings, candidate_score, estimate
 from lrrec.schedules import FAMILY_DEFAULTS, ScheduleConfig
 
 MIN_CELLS = 12

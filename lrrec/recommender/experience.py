@@ -1,7 +1,7 @@
 """The recommender's view of the store: one `Cell` per (task, schedule config, budget), seeds aggregated.
 
-One SQL aggregate reads it (fast on 100,000 runs); tasks whose features the store lacks (literature rows name
-only "dataset/model") are completed from the catalog.
+The store aggregates its runs into cells in one query (fast on 100,000 runs); tasks whose features it lacks
+(literature rows name only "dataset/model") are completed from the catalog.
 """
 
 from __future__ import annotations
@@ -16,20 +16,6 @@ from typing import Any
 from lrrec.catalog import catalog_fingerprint
 from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
-
-_CELLS_SQL = """
-SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
-       r.batch_size, r.epochs, r.metric_name, r.direction,
-       avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
-       count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
-       min(r.source)
-FROM runs r JOIN schedules s USING (config_id)
-WHERE r.status IN ('finished', 'diverged')
-GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
-         r.batch_size, r.epochs, r.metric_name, r.direction
-ORDER BY ALL
-"""
-_TASKS_SQL = "SELECT task_id, fingerprint FROM tasks ORDER BY task_id"
 
 
 @dataclass(slots=True)
@@ -82,7 +68,9 @@ class Experience:
 
 def arm_key(name: str, params: Any, warmup: Any) -> str:
     """The canonical identity of a config without its LR."""
-    load = (lambda v: json.loads(v) if isinstance(v, str) else v)
+    def load(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
     return json.dumps({"name": name, "params": load(params), "warmup": load(warmup)}, sort_keys=True,
                       separators=(",", ":"))
 
@@ -94,7 +82,8 @@ def normalise(cells: list[Cell]) -> None:
     """
     by_metric: dict[tuple, list[Cell]] = defaultdict(list)
     for cell in cells:  # outcomes compare only within one metric and one budget
-        by_metric[(cell.metric_name, cell.epochs, cell.batch_size, cell.optimizer.lower().startswith("adam"))].append(cell)
+        adam = cell.optimizer.lower().startswith("adam")
+        by_metric[(cell.metric_name, cell.epochs, cell.batch_size, adam)].append(cell)
     for group in by_metric.values():
         sign = 1.0 if group[0].direction == "max" else -1.0
         values = [sign * c.metric for c in group if c.metric is not None and math.isfinite(c.metric)]
@@ -123,19 +112,9 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
     return TaskFingerprint.from_dict(filled)
 
 
-def run_ids(store: Any, cell: Cell, limit: int = 3) -> list[str]:
-    """Ids of the runs behind a cell (the evidence a suggestion cites)."""
-    with store.transaction(write=False) as con:
-        rows = con.execute("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
-                           "ORDER BY run_id LIMIT ?", [cell.task_id, cell.config_id, cell.metric_name, limit])
-        return [r[0] for r in rows.fetchall()]
-
-
 def load_experience(store: Any) -> Experience:
     """Read every finished or diverged run of `store`, aggregated into cells."""
-    with store.transaction(write=False) as con:
-        task_rows = con.execute(_TASKS_SQL).fetchall()
-        cell_rows = con.execute(_CELLS_SQL).fetchall()
+    task_rows, cell_rows = store.experience_rows()
     tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}
     arms: dict[tuple, str] = {}  # few distinct configs, many cells: build each arm key once
     for row in cell_rows:

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lrrec.fingerprint import TaskFingerprint
-from lrrec.recommender.experience import Experience, load_experience, run_ids
-from lrrec.recommender.model import (
+from lrrec.recommender.experience import Experience, load_experience
+from lrrec.recommender.ranking import (
     DEFAULT_LR,
     REFERENCE_BATCH,
     Estimate,
@@ -21,6 +21,7 @@ from lrrec.recommender.model import (
     optimizer_class,
 )
 from lrrec.schedules.config import ScheduleConfig
+from lrrec.schedules.rounding import round_lr
 from lrrec.schedules.units import steps_of
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Recommendation:
 def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
             epochs: int | None = None, top: int = 3, settings: ModelSettings = ModelSettings(),
             experience: Experience | None = None, only: tuple[str, ...] | None = None) -> Recommendation:
-    """Rank schedule configs for `target` from the store's experience (see `lrrec.recommender.model`).
+    """Rank schedule configs for `target` from the store's experience (see `lrrec.recommender.ranking`).
 
     `only` restricts the suggestions to some schedules (with one schedule: its top configs, not one per schedule).
     """
@@ -163,7 +164,7 @@ def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Rec
         suggestion.adjustments = [(f"lr {lr:.3g}: steepest descent of an LR range test on this task, at its "
                                    f"batch size ({basis}: {config.lr:g})")] + [
             n for n in suggestion.adjustments if not n.startswith(_LR_NOTES)]  # the measured LR replaces them
-        suggestion.config = config.with_settings({"lr": float(f"{lr:.3g}")}).to_dict()
+        suggestion.config = config.with_settings({"lr": round_lr(lr)}).to_dict()
         rec.replaced_lrs.append(config.lr)
     return rec
 
@@ -184,7 +185,7 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
     is_arm = est.key == nearest_cell.arm
     lr = est.lr if is_arm else batch_rescale(nearest_cell.lr, nearest_cell.batch_size, batch_size, optimizer)
     arm = json.loads(nearest_cell.arm)
-    config = ScheduleConfig.create(arm["name"], lr=float(f"{lr:.3g}"), params=arm["params"], warmup=arm["warmup"])
+    config = ScheduleConfig.create(arm["name"], lr=round_lr(lr), params=arm["params"], warmup=arm["warmup"])
     top_similarity = est.evidence[0][1]
     n_similar = sum(1 for _, w, _ in est.evidence if w >= 0.3)
     confidence = "high" if top_similarity >= 0.7 and n_similar >= 2 else "medium" if top_similarity >= 0.3 else "low"
@@ -194,8 +195,9 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
         p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
     evidence = [{"task": experience.tasks[tid].name, "similarity": round(estimates.weights[tid], 4),
                  "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric, "score": round(c.score, 4),
-                 "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size, "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
-                 "runs": run_ids(store, c)}
+                 "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size, "optimizer": c.optimizer,
+                 "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
+                 "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
                 for tid, w, c in est.evidence[:3]]
     return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),
                       _expected_metric(est, experience, target), confidence,
@@ -231,7 +233,7 @@ def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: T
         if other_budget:
             where += f" ({len(other_budget)} of {len(est.evidence)} at another epoch budget, weighted down)"
         ran = est.evidence[0][2].lr
-        at = f" ({ran:g})" if f"{ran:.3g}" != f"{config.lr:.3g}" else ""  # rescaled to the target's batch below
+        at = f" ({ran:g})" if round_lr(ran) != round_lr(config.lr) else ""  # rescaled to the target's batch below
         notes = [f"lr {config.lr:g}: the LR this config ran at{at} on {where}"
                  + (f"; {arm.lr_basis}: {arm.lr:.3g}" if arm.lr_basis.startswith("similar") else "")]
         notes += _batch_note(est.evidence[0][2].batch_size, batch_size, optimizer)
@@ -254,14 +256,14 @@ def _batch_note(evidence_batch: int | None, batch_size: int | None, optimizer: s
         return []
     if evidence_batch:
         return [f"LR rescaled from batch size {evidence_batch} to {batch_size} by the {rule} rule"]
-    return [f"the evidence does not state its batch size, so the LR is not rescaled to {batch_size}; "
-            f"if it was trained at batch B, multiply by ({batch_size}/B) ({rule} rule)"]
+    return [(f"the evidence does not state its batch size, so the LR is not rescaled to {batch_size}; "
+             f"if it was trained at batch B, multiply by ({batch_size}/B) ({rule} rule)")]
 
 
 def _fallback(optimizer: str, batch_size: int | None) -> Suggestion:
     wanted = optimizer_class(optimizer)
     lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
-    config = ScheduleConfig.create(FALLBACK[0], lr=float(f"{lr:.3g}"), params=FALLBACK[1])
+    config = ScheduleConfig.create(FALLBACK[0], lr=round_lr(lr), params=FALLBACK[1])
     return Suggestion(1, config.to_dict(), 0.0, 0.0, None, "none", None, [],
                       [f"fallback default: {FALLBACK[0]}, lr {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
                        + (f" rescaled to batch {batch_size}" if batch_size else "")])

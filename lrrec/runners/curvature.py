@@ -59,8 +59,8 @@ class CurvatureProbe:
         return asdict(self)
 
 
-def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int = BATCHES, data_root: str | None = None,
-                    device: str | None = None, progress: bool = False) -> CurvatureProbe:
+def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int = BATCHES,
+                    data_root: str | None = None, device: str | None = None, progress: bool = False) -> CurvatureProbe:
     """Estimate the noise scale, eps_max and lambda_max of `task` at initialisation with `budget`'s batch size.
 
     `progress` shows its steps on stderr: the minibatch gradients, the curvature along the gradient, and each

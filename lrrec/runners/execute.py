@@ -10,7 +10,7 @@ from typing import Any
 
 from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
-from lrrec.runners.fingerprints import measure
+from lrrec.runners.measure import measure
 from lrrec.runners.population import supports_population, train_population
 from lrrec.runners.tasks import Budget, Task, get_task, is_user_task, load_data
 from lrrec.runners.train import EpochRecord, Outcome, Progress, pick_device, train

@@ -263,10 +263,9 @@ def evaluate(model: nn.Module, data: Data, batch_size: int, dev: torch.device,
     correct = torch.zeros((), dtype=torch.long, device=dev)
     count = 0
     for x, y in batches(data, max(batch_size, 256), dev, torch.Generator(), train=False):
-        if dev.type == "cuda" and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
+        channels_last = dev.type == "cuda" and x.dim() == 4
         with autocast():
-            logits = model(x)
+            logits = model(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         count += len(y)

@@ -26,7 +26,7 @@ from lrrec.schedules.space import (
 from lrrec.schedules.warmup import WARMUP_KINDS, WARMUP_PARAMS
 
 __all__ = [
-    "FAMILIES", "FAMILY_DEFAULTS", "LR_PARAM", "WARMUP_KINDS", "WARMUP_PARAMS", "PlateauTracker", "RandomTrial", "ScheduleConfig",
-    "ScheduleSpec", "Warmup", "get_spec", "list_specs", "sample_config", "search_space", "suggest_config",
-    "with_shared_settings",
+    "FAMILIES", "FAMILY_DEFAULTS", "LR_PARAM", "WARMUP_KINDS", "WARMUP_PARAMS", "PlateauTracker", "RandomTrial",
+    "ScheduleConfig", "ScheduleSpec", "Warmup", "get_spec", "list_specs", "sample_config", "search_space",
+    "suggest_config", "with_shared_settings",
 ]

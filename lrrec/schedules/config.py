@@ -97,7 +97,8 @@ class ScheduleConfig:
         out: dict[str, Any] = {"lr": self.lr, **self.params}
         if not self.spec.includes_warmup:
             w = self.warmup
-            out.update(warmup=w.kind if w else "none", warmup_frac=w.frac if w else WARMUP_PARAMS["warmup_frac"].default,
+            out.update(warmup=w.kind if w else "none",
+                       warmup_frac=w.frac if w else WARMUP_PARAMS["warmup_frac"].default,
                        warmup_start_factor=w.start_factor if w else 0.0)
         return out
 

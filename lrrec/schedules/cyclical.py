@@ -21,8 +21,8 @@ from lrrec.schedules.units import steps_of
 _HALF_CYCLE = real("half_cycle_frac", 0.1, "half a cycle (Smith's step size) as a fraction of the budget",
                    valid=(0.0, 1.0), search=(0.02, 0.25), log=True, open_low=True)
 def _trough() -> Param:
-    return real("min_lr_ratio", 0.1, "LR at the trough, as a fraction of the peak", valid=(0.0, 1.0), search=(0.01, 0.5), log=True,
-                open_high=True)
+    return real("min_lr_ratio", 0.1, "LR at the trough, as a fraction of the peak", valid=(0.0, 1.0),
+                search=(0.01, 0.5), log=True, open_high=True)
 
 
 def _cycle_scale(kind: str, t: np.ndarray, T: int, half: int, p: Mapping[str, Any]) -> np.ndarray:

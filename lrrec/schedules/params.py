@@ -91,7 +91,8 @@ class Param:
             try:
                 value = [float(part) for part in value.split(",")]
             except ValueError:
-                raise InvalidValueError(f"{where}: {self.name} must be fractions like 0.5,0.75, got {value!r}") from None
+                raise InvalidValueError(f"{where}: {self.name} must be fractions like 0.5,0.75, "
+                                        f"got {value!r}") from None
         if not isinstance(value, (list, tuple)) or not value:
             raise InvalidValueError(
                 f"{where}: {self.name} must be a non-empty list of fractions of the budget, e.g. [0.5, 0.75]"
@@ -155,8 +156,9 @@ class Param:
 
 
 # -- constructors: short and explicit in the schedule modules -------------------------------------------------
-def real(name: str, default: float | None, doc: str, *, valid: tuple[float, float], search: tuple[float, float] | None = None,
-         log: bool = False, open_low: bool = False, open_high: bool = False, nullable: bool = False,
+def real(name: str, default: float | None, doc: str, *, valid: tuple[float, float],
+         search: tuple[float, float] | None = None, log: bool = False, open_low: bool = False,
+         open_high: bool = False, nullable: bool = False,
          condition: tuple[str, tuple[Any, ...]] | None = None) -> Param:
     """A float parameter."""
     return Param(name, "float", default, doc, valid=valid, search=search, log=log, open_low=open_low,

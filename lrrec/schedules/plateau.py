@@ -42,10 +42,7 @@ class PlateauTracker:
     def _improves(self, value: float) -> bool:
         if self.best is None:
             return True
-        if self.threshold_mode == "rel":
-            margin = self.threshold * abs(self.best)
-        else:
-            margin = self.threshold
+        margin = self.threshold * abs(self.best) if self.threshold_mode == "rel" else self.threshold
         return value < self.best - margin if self.mode == "min" else value > self.best + margin
 
     def update(self, metric: float) -> float:

@@ -41,7 +41,8 @@ class RandomTrial:
         self.params: dict[str, Any] = {}
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
-        value = float(np.exp(self.rng.uniform(np.log(low), np.log(high)))) if log else float(self.rng.uniform(low, high))
+        value = (float(np.exp(self.rng.uniform(np.log(low), np.log(high)))) if log
+                 else float(self.rng.uniform(low, high)))
         self.params[name] = min(max(value, low), high)
         return self.params[name]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 def steps_of(fraction: float, total_steps: int, minimum: int = 0) -> int:
     """`fraction` of `total_steps`, rounded to the nearest step (halves up), at least `minimum`."""
-    return max(minimum, int(math.floor(fraction * total_steps + 0.5)))
+    return max(minimum, math.floor(fraction * total_steps + 0.5))
 
 
 def epoch_clock(steps: np.ndarray, steps_per_epoch: int) -> np.ndarray:

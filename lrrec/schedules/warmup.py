@@ -19,7 +19,7 @@ WARMUP_KINDS: tuple[str, ...] = ("linear", "constant")
 # The warmup's own parameters, as the config and the tuner see them ("none" turns warmup off).
 WARMUP_PARAMS = {
     "warmup": choice("warmup", "none", "warmup prefix: none, linear ramp, or constant low LR",
-                     ("none",) + WARMUP_KINDS),
+                     ("none", *WARMUP_KINDS)),
     "warmup_frac": real("warmup_frac", 0.05, "warmup length as a fraction of the budget", valid=(0.0, 1.0),
                         search=(0.01, 0.2), log=True, open_low=True, open_high=True,
                         condition=("warmup", WARMUP_KINDS)),

@@ -14,5 +14,5 @@ from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION
 from lrrec.store.store import EXPORT_FORMATS, Store, default_store_path, open_store
 
-__all__ = ["EXPORT_FORMATS", "FIELDS", "FORMATS", "SCHEMA_VERSION", "Run", "RowParser", "RunRecord", "Store",
+__all__ = ["EXPORT_FORMATS", "FIELDS", "FORMATS", "SCHEMA_VERSION", "RowParser", "Run", "RunRecord", "Store",
            "default_store_path", "detect_format", "ingest", "open_store"]

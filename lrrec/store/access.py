@@ -12,6 +12,7 @@ failed ingest leaves the store as it was and frees the space it took.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
@@ -28,7 +29,8 @@ from lrrec.errors import StoreError
 
 LOCK_TIMEOUT_S = 600.0
 MIN_FREE_BYTES = 16 * 2**20  # refused below this, before DuckDB can fail halfway through a write
-_CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}  # never the network
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {  # never the network
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 _LOCK_CONFLICT = "Could not set lock on file"  # DuckDB's own lock: another program has the file open
 _DAMAGE = ("Corrupt database file", "Could not read enough bytes", "not a valid DuckDB database file",
@@ -183,10 +185,8 @@ def transaction_on(con: duckdb.DuckDBPyConnection, path: Path, copy: bool = Fals
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # nothing to roll back: the failure ended the transaction already
         con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # nothing to roll back: the failure ended the transaction already
 
 
 @contextmanager

@@ -25,8 +25,8 @@ from lrrec.store.access import (
     MIN_FREE_BYTES,
     check_store_file,
     connect,
-    count_of,
     copied,
+    count_of,
     file_lock,
     require_free_space,
     transaction_on,
@@ -49,6 +49,18 @@ LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, 
                                        ORDER BY step, epoch)) AS curves
            FROM curves GROUP BY run_id) c USING (run_id)
 ORDER BY r.created_at, r.run_id
+"""
+_CELLS_SQL = """
+SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
+       r.batch_size, r.epochs, r.metric_name, r.direction,
+       avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
+       count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
+       min(r.source)
+FROM runs r JOIN schedules s USING (config_id)
+WHERE r.status IN ('finished', 'diverged')
+GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
+         r.batch_size, r.epochs, r.metric_name, r.direction
+ORDER BY ALL
 """
 
 
@@ -169,6 +181,20 @@ class Store:
     def tasks(self) -> list[dict[str, Any]]:
         """Every task with its feature columns."""
         return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
+
+    def experience_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The recommender's input, read in one transaction: (task_id, fingerprint JSON) of every task, and a row
+        per task, config and budget aggregating its finished and diverged runs (the columns of `_CELLS_SQL`:
+        ids, schedule, budget, metric, mean finished metric, finished and diverged counts, first source)."""
+        with self.transaction(write=False) as con:
+            tasks = con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall()
+            return tasks, con.execute(_CELLS_SQL).fetchall()
+
+    def run_ids(self, task_id: str, config_id: str, metric_name: str, limit: int = 3) -> list[str]:
+        """Ids of the first `limit` runs of one config on one task that report `metric_name`."""
+        rows = self._query("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
+                           "ORDER BY run_id LIMIT ?", [task_id, config_id, metric_name, limit])
+        return [row["run_id"] for row in rows]
 
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         with self.transaction(write=False) as con:

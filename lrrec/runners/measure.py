@@ -43,7 +43,7 @@ def data_features(data: TensorData) -> dict[str, Any]:
     for tensor in (data.x_train, data.y_train, data.x_val, data.y_val):
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     shape = [int(n) for n in data.input_shape]
-    return {"n_train": int(len(data.x_train)), "n_classes": int(data.n_classes), "input_shape": shape,
+    return {"n_train": len(data.x_train), "n_classes": int(data.n_classes), "input_shape": shape,
             "input_numel": int(math.prod(shape)), "class_balance": round(min(balance, 1.0), 6),
             "data_hash": digest.hexdigest()[:16]}
 

@@ -1,1 +1,0 @@
-"""Benchmarks that reproduce published studies: `lrrec bench survey` (the survey's section 4)."""
