@@ -7,13 +7,17 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lrrec.errors import LrrecError
 from lrrec.paths import writable_folder
 from lrrec.schedules.config import ScheduleConfig
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 SLICE_PARAMS = 6  # parameters in the slice figure, the most important first
 
@@ -39,13 +43,13 @@ def check_png_path(out: str | os.PathLike[str], option: str = "--out") -> Path:
     return path
 
 
-def save_figure(fig: object, out: str | os.PathLike[str]) -> None:
+def save_figure(fig: Figure, out: str | os.PathLike[str]) -> None:
     """Save a matplotlib figure to `out` via a temporary file, so a failure leaves no partial file."""
     path = check_png_path(out)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)  # type: ignore[attr-defined]
+        fig.savefig(tmp, dpi=120)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600); a figure gets a new file's mode
         os.replace(tmp, path)
     finally:
@@ -125,7 +129,7 @@ def plot_tuning(study: Any, curves: dict[str, list[dict]], best: ScheduleConfig,
     return written
 
 
-def study_figures(study: Any, metric: str) -> dict[str, Any]:
+def study_figures(study: Any, metric: str) -> dict[str, Figure]:
     """Optuna's figures of a study, by file name: `history.png` (complete trials, and the best so far in the
     study's direction), and from two complete trials `importances.png` and `slices.png` (of the
     `SLICE_PARAMS` most important parameters)."""
@@ -143,18 +147,28 @@ def study_figures(study: Any, metric: str) -> dict[str, Any]:
             history = optuna_plots.plot_optimization_history(study, target_name=metric)
             history.set_title(f"{study.study_name}: {complete} complete trials" +
                               (f" ({pruned} pruned, not shown)" if pruned else ""), fontsize=10)
-            history.figure.set_size_inches(8, 4.5)
-            figures = {"history.png": history.figure}
+            figures = {"history.png": _figure(history)}
+            figures["history.png"].set_size_inches(8, 4.5)
             if complete >= 2:
                 ranked = list(optuna.importance.get_param_importances(study))
-                figures["importances.png"] = optuna_plots.plot_param_importances(study, target_name=metric).figure
+                figures["importances.png"] = _figure(optuna_plots.plot_param_importances(study, target_name=metric))
                 slices = optuna_plots.plot_slice(study, params=ranked[:SLICE_PARAMS], target_name=metric)
-                figures["slices.png"] = np.ravel(slices)[0].figure
+                figures["slices.png"] = _figure(slices)
             for fig in figures.values():
                 fig.tight_layout()
     finally:
         optuna.logging.set_verbosity(verbosity)
     return figures
+
+
+def _figure(axes: Axes | np.ndarray) -> Figure:
+    """The figure an Optuna plot drew on, from its axes or the first of an array of them."""
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    fig = (axes if isinstance(axes, Axes) else axes.flat[0]).figure
+    assert isinstance(fig, Figure)  # Optuna draws on a new figure of its own, never on a subfigure
+    return fig
 
 
 def plot_range_test(result: Any, out: str | os.PathLike[str]) -> None:
@@ -175,7 +189,7 @@ def plot_range_test(result: Any, out: str | os.PathLike[str]) -> None:
     save_and_close(fig, out)
 
 
-def save_and_close(fig: object, out: str | os.PathLike[str]) -> str:
+def save_and_close(fig: Figure, out: str | os.PathLike[str]) -> str:
     """Save the figure atomically (see `save_figure`) and release it, even when saving fails."""
     import matplotlib.pyplot as plt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,10 +13,11 @@ from click.testing import CliRunner
 
 from lrrec.catalog import catalog_fingerprint
 from lrrec.cli import cli
+from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
-from lrrec.recommender.suggest import RangeProbe, suggest, suggest_for_task, with_probed_lr
+from lrrec.recommender.suggest import RangeProbe, suggest, suggest_by_name, suggest_for_task, with_probed_lr
 from lrrec.runners.execute import sweep
 from lrrec.store import ingest
 from lrrec.store.store import open_store
@@ -132,6 +134,60 @@ def test_cli_suggest_json_and_errors(trained_store):
     assert bad.exit_code == 1 and "--dataset NAME --model NAME" in bad.output
     unknown = CliRunner().invoke(cli, ["suggest", "--dataset", "cifar100", "--model", "vgg", "--store", path])
     assert unknown.exit_code == 1 and "unknown model 'vgg'" in unknown.output
+
+
+def test_cli_suggest_text_shows_each_suggestion_with_its_evidence(trained_store):
+    result = CliRunner().invoke(cli, ["suggest", "--task", "wine/mlp", "--store", str(trained_store.path), "--top", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("task wine/mlp: samples 142, classes 3, params 18,691, fwd FLOPs ")
+    assert lines[1].startswith("nearest tasks: wine/mlp (1.00), ")
+    starts = [i for i, line in enumerate(lines) if re.match(r"\d\. \w+ \(\w+\)  lr=", line)]
+    assert len(starts) == 2 and starts[0] == 2
+    first = lines[starts[0]:starts[1]]
+    assert first[1].startswith("   expected score ") and "(1 = best on similar tasks)" in first[1]
+    assert first[2].startswith("   confidence ") and ", P(beats #2) " in first[2]
+    evidence = [line for line in first if line.startswith("   evidence: ")]
+    assert evidence and all(re.fullmatch(r"   evidence: \S+ \(similarity \d\.\d\d\): val_accuracy \S+ at lr \S+, "
+                                         r"4 epochs, 1 finished run\(s\), lrrec", line) for line in evidence)
+    assert first[-2].startswith("   adjusted: lr ") and "at another epoch budget, weighted down" in first[-2]
+    assert first[-1] == "   adjusted: budget: durations are fractions of the 20-epoch budget"
+    assert "P(beats" not in lines[starts[1] + 2]  # the last suggestion has none to beat
+
+
+def test_cli_suggest_text_says_when_it_falls_back(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    with open_store(path).transaction() as con:
+        con.execute("DELETE FROM curves")
+        con.execute("DELETE FROM runs")
+    result = CliRunner().invoke(cli, ["suggest", "--dataset", "wine", "--model", "mlp", "--batch-size", "32",
+                                      "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:] == [
+        "nearest tasks: ",
+        "note: no task in the store is similar to wine/mlp; falling back to lrrec's default, warmup_cosine with a "
+        "5% warmup, not a learned recommendation",
+        "1. warmup_cosine (warmup)  lr=0.025 warmup_frac=0.05 start_factor=0.0 min_lr_ratio=0.0",
+        "   expected score: none (no evidence; a default to start from)",
+        "   confidence none",
+        "   adjusted: fallback default: warmup_cosine, lr 0.1 at batch 128 rescaled to batch 32"]
+
+
+def test_suggest_by_name_opens_the_store_once_the_task_is_known(tmp_path):
+    opened = []
+
+    def store():
+        opened.append(tmp_path / "s.duckdb")
+        return open_store(opened[-1])
+
+    with pytest.raises(LrrecError, match="unknown model 'vgg'"):
+        suggest_by_name(store, "cifar100", "vgg", None)
+    with pytest.raises(LrrecError, match="--probe trains the task"):
+        suggest_by_name(store, "cifar10", "wrn", None, probe=True)
+    assert not opened
+    rec = suggest_by_name(store, "cifar100", "wrn", None, top=2, batch_size=256)
+    assert len(opened) == 1 and rec.task["name"] == "cifar100/wrn-28-10" and rec.batch_size == 256
+    assert len(rec.suggestions) == 2
 
 
 def test_cli_evaluate_writes_a_plot(trained_store, tmp_path):

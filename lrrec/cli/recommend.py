@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from lrrec.cli.common import data_root_option, emit_json, json_option, open_cli_store, store_option
 from lrrec.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from lrrec.recommender.suggest import Suggestion
 
 
 @click.command("suggest")
@@ -25,48 +30,54 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
                     batch_size: int | None, optimizer: str, top: int, probe: bool, data_root: str | None,
                     store_path: str | None, as_json: bool) -> None:
     """Rank LR schedules (with hyperparameters) for a task from similar past tasks in the store."""
-    from lrrec.recommender.suggest import RangeProbe, suggest_for_task
-    from lrrec.recommender.targets import target_fingerprint
+    from lrrec.recommender.suggest import suggest_by_name
 
-    if probe and not task_name:
-        raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
-                                "module:function), not catalog --dataset/--model")
-    target = target_fingerprint(dataset, model, task_name, data_root)
-    range_test = (RangeProbe(task_name, batch_size=batch_size, optimizer=optimizer, data_root=data_root)
-                  if probe else None)
-    rec = suggest_for_task(open_cli_store(store_path, reading=True, announce=not as_json), target, task_name,
-                           optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top, probe=range_test)
+    rec = suggest_by_name(lambda: open_cli_store(store_path, reading=True, announce=not as_json), dataset, model,
+                          task_name, optimizer=optimizer, batch_size=batch_size, epochs=epochs, top=top, probe=probe,
+                          data_root=data_root)
     if as_json:
         emit_json(rec.to_dict())
         return
-    click.echo(f"task {target.name}: " + ", ".join(
-        f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}" for k, v in
-        (("samples", target.n_train), ("classes", target.n_classes), ("params", target.n_params),
-         ("fwd FLOPs", target.forward_flops)) if v is not None))
+    click.echo(_task_line(rec.task))
     click.echo("nearest tasks: " + ", ".join(f"{n['task']} ({n['similarity']:.2f})" for n in rec.nearest_tasks))
     if rec.fallback:
         click.echo(f"note: {rec.fallback}")
     for s in rec.suggestions:
-        cfg = s.config
-        params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
-        warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
-        click.echo(f"{s.rank}. {cfg['name']} ({cfg['family']})  lr={cfg['lr']:g} {params}{warm}")
-        line = (f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
-                if not rec.fallback else "   expected score: none (no evidence; a default to start from)")
-        if s.expected_metric:
-            m = s.expected_metric
-            line += f"; {m['name']} {m['value']:.4g} +- {m['sd']:.2g} on {', '.join(m['from'])}"
-        click.echo(line)
-        odds = f", P(beats #{s.rank + 1}) {s.p_beats_next:.2f}" if s.p_beats_next is not None else ""
-        click.echo(f"   confidence {s.confidence}{odds}")
-        for e in s.evidence:
-            metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
-            runs = f"{e['finished']} finished run(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
-            budget = f", {e['epochs']} epochs" if e["epochs"] else ""
-            click.echo(f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
-                       f"at lr {e['lr']:g}{budget}, {runs}, {e['source']}")
-        for note in s.adjustments:
-            click.echo(f"   adjusted: {note}")
+        for line in _suggestion_lines(s, rec.fallback):
+            click.echo(line)
+
+
+def _task_line(task: dict[str, Any]) -> str:
+    """`task NAME: samples 50,000, classes 100, params 36,536,884, fwd FLOPs 1.05e+10` (the features known)."""
+    features = (("samples", task["n_train"]), ("classes", task["n_classes"]), ("params", task["n_params"]),
+                ("fwd FLOPs", task["forward_flops"]))
+    return f"task {task['name']}: " + ", ".join(
+        f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}" for k, v in features if v is not None)
+
+
+def _suggestion_lines(s: Suggestion, fallback: str | None) -> list[str]:
+    """A suggestion: its config, expected score (and metric), confidence, evidence and adjustments."""
+    cfg = s.config
+    params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
+    warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
+    score = (f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
+             if not fallback else "   expected score: none (no evidence; a default to start from)")
+    if s.expected_metric:
+        m = s.expected_metric
+        score += f"; {m['name']} {m['value']:.4g} +- {m['sd']:.2g} on {', '.join(m['from'])}"
+    odds = f", P(beats #{s.rank + 1}) {s.p_beats_next:.2f}" if s.p_beats_next is not None else ""
+    return [f"{s.rank}. {cfg['name']} ({cfg['family']})  lr={cfg['lr']:g} {params}{warm}", score,
+            f"   confidence {s.confidence}{odds}", *map(_evidence_line, s.evidence),
+            *(f"   adjusted: {note}" for note in s.adjustments)]
+
+
+def _evidence_line(e: dict[str, Any]) -> str:
+    """One task the suggestion rests on: its similarity, metric, LR, budget and runs."""
+    metric = "diverged" if e["metric"] is None else f"{e['metric']:.4g}"
+    runs = f"{e['finished']} finished run(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
+    budget = f", {e['epochs']} epochs" if e["epochs"] else ""
+    return (f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
+            f"at lr {e['lr']:g}{budget}, {runs}, {e['source']}")
 
 
 @click.command("evaluate")

@@ -24,6 +24,6 @@ def tasks_list(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(t.name) for t in TASKS.values())
     for r in rows:
         click.echo(f"{r['name']:<{width}}  {r['epochs']:>4} ep  bs {r['batch_size']:<4} {r['summary']}")

@@ -77,9 +77,10 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
 
-    other = {"range": {"--batches": batches}, "curvature": {"--steps": steps, "--low": low, "--high": high,
-                                                            "--plot": plot_path}}[method]
-    unused = [option for option, value in other.items() if value is not None]
+    others: dict[str, dict[str, object]] = {"range": {"--batches": batches},
+                                            "curvature": {"--steps": steps, "--low": low, "--high": high,
+                                                          "--plot": plot_path}}
+    unused = [option for option, value in others[method].items() if value is not None]
     if unused:
         raise InvalidValueError(f"{', '.join(unused)} belong(s) to the other probe; leave it out with --method "
                                 f"{method}")
@@ -94,7 +95,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
         from lrrec.plots import check_png_path
 
         check_png_path(plot_path, "--plot")  # before the work, not after it
-    given = {k: v for k, v in (("steps", steps), ("low", low), ("high", high)) if v is not None}
+    given: dict[str, Any] = {k: v for k, v in (("steps", steps), ("low", low), ("high", high)) if v is not None}
     result = lr_range_test(task, budget, seed=seed, data_root=data_root, device=device, progress=not quiet,
                            **given)
     if plot_path:

@@ -58,6 +58,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun with --study {job.study} to resume", err=True)
         raise SystemExit(130) from None
+    assert job.out is not None  # for_task names the folder
     summary["figures"] = write_figures(summary, store, Path(job.out))
     if as_json:
         emit_json(summary)

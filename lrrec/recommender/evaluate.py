@@ -11,11 +11,14 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrrec.recommender.experience import Cell, Experience, arm_key, load_experience
-from lrrec.recommender.ranking import ModelSettings, candidate_score, estimate
+from lrrec.recommender.ranking import ModelSettings, candidate_score, estimate, score_of
 from lrrec.schedules import FAMILY_DEFAULTS, ScheduleConfig
+
+if TYPE_CHECKING:
+    from lrrec.store.store import Store
 
 MIN_CELLS = 12
 MIN_FAMILIES = 3
@@ -33,7 +36,7 @@ class TaskResult:
 
 
 def _regret(cell: Cell) -> float:
-    return 1.0 - cell.score
+    return 1.0 - score_of(cell)
 
 
 def _spearman(a: list[float], b: list[float]) -> float | None:
@@ -65,7 +68,7 @@ def _global_default(training: Experience, candidates: list[Cell]) -> Cell:
     scores: dict[str, list[float]] = defaultdict(list)
     for cells in training.by_task.values():  # scored cells only (a lone outcome compares nothing)
         for cell in cells:
-            scores[cell.config_id].append(cell.score)
+            scores[cell.config_id].append(score_of(cell))
     rated = [c for c in candidates if c.config_id in scores]
     if not rated:
         return candidates[0]
@@ -101,7 +104,7 @@ def evaluate_task(experience: Experience, task_id: str, settings: ModelSettings)
     result.regret["random"] = statistics.fmean(_regret(c) for c in candidates)
     actual: dict[str, float] = defaultdict(float)
     for cell in candidates:
-        actual[cell.family] = max(actual[cell.family], cell.score)
+        actual[cell.family] = max(actual[cell.family], score_of(cell))
     families = [f for f in actual if f in estimates.families]
     result.family_spearman = _spearman([estimates.families[f] for f in families], [actual[f] for f in families])
     return result
@@ -114,10 +117,14 @@ def evaluable_tasks(experience: Experience) -> list[str]:
                   key=lambda tid: experience.tasks[tid].name)
 
 
-def evaluate(store: Any = None, settings: ModelSettings = ModelSettings(),
+def evaluate(store: Store | None = None, settings: ModelSettings = ModelSettings(),
              experience: Experience | None = None) -> dict[str, Any]:
-    """Leave-one-task-out over every evaluable task; per-task results and medians per method."""
-    experience = experience or load_experience(store)
+    """Leave-one-task-out over every evaluable task (of `experience`, or else of `store`); per-task results and
+    medians per method."""
+    if experience is None:
+        if store is None:
+            raise TypeError("evaluate() needs a store or an experience")
+        experience = load_experience(store)
     results = [evaluate_task(experience, tid, settings) for tid in evaluable_tasks(experience)]
     methods = sorted({m for r in results for m in r.regret}, key=lambda m: (m != "lrrec", m))
     median = {m: statistics.median([r.regret[m] for r in results if m in r.regret]) for m in methods}

@@ -11,11 +11,14 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrrec.catalog import catalog_fingerprint
 from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
+
+if TYPE_CHECKING:
+    from lrrec.store.store import Store
 
 
 @dataclass(slots=True)
@@ -112,7 +115,7 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
     return TaskFingerprint.from_dict(filled)
 
 
-def load_experience(store: Any) -> Experience:
+def load_experience(store: Store) -> Experience:
     """Read every finished or diverged run of `store`, aggregated into cells."""
     task_rows, cell_rows = store.experience_rows()
     tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lrrec.fingerprint import TaskFingerprint
@@ -84,7 +85,13 @@ def budget_weight(epochs: int | None, target_epochs: int | None, scale: float) -
     return math.exp(-abs(math.log(epochs / target_epochs)) / scale)
 
 
-def _best_by(cells: list[Cell], key, weight) -> dict[str, Cell]:
+def score_of(cell: Cell) -> float:
+    """A cell's score (every cell of `Experience.by_task` has one)."""
+    assert cell.score is not None
+    return cell.score
+
+
+def _best_by(cells: list[Cell], key: Callable[[Cell], str], weight: Callable[[Cell], float]) -> dict[str, Cell]:
     """Per key, the cell at the budget closest to the target's, and of those the best scored."""
     best: dict[str, Cell] = {}
     for cell in cells:
@@ -102,7 +109,7 @@ def _pool(values: list[tuple[float, float]], prior: float, shrink: float) -> flo
 
 def _estimate(key: str, seen: list[tuple[str, float, Cell]], prior: float, shrink: float) -> Estimate:
     """Pool the scores `seen` on similar tasks, shrunk towards `prior`, with their spread."""
-    pooled = [(w, c.score) for _, w, c in seen]
+    pooled = [(w, score_of(c)) for _, w, c in seen]
     score = _pool(pooled, prior, shrink)
     total = sum(w for w, _ in pooled)
     sd = math.sqrt(sum(w * (s - score) ** 2 for w, s in pooled) / total) if len(pooled) > 1 and total > 0 \
@@ -118,37 +125,57 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
              epochs: int | None = None) -> Estimates:
     """Score every config, arm, schedule and family of `experience` for `target` (trained `epochs`, if known)."""
     weights = {tid: similarity(target, experience.tasks[tid], settings.bandwidth) for tid in experience.by_task}
-    per_family: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    per_schedule: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
-    per_arm: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
-    per_config: dict[str, list[tuple[str, float, Cell]]] = defaultdict(list)
-    family_of: dict[str, str] = {}
+    seen = _evidence(experience, weights, optimizer,
+                     lambda cell: budget_weight(cell.epochs, epochs, settings.budget_scale))
+    scores = [s for values in seen.families.values() for _, s in values]
+    overall = sum(scores) / len(scores) if scores else 0.5
+    families = {f: _pool(v, overall, settings.shrink) for f, v in seen.families.items()}
+    schedules = {n: _pool([(w, score_of(c)) for _, w, c in v], families[seen.family_of[n]], settings.shrink)
+                 for n, v in seen.schedules.items()}
+    arms = {}
+    for arm, cells in seen.arms.items():
+        est = _estimate(arm, cells, schedules[cells[0][2].schedule], settings.shrink)
+        est.lr, est.lr_basis = _transfer_lr(cells, seen.schedules[est.schedule], optimizer, batch_size)
+        arms[arm] = est
+    return Estimates(weights, _config_estimates(seen.configs, arms, batch_size, settings), arms, schedules, families,
+                     overall)
 
-    def fit(cell: Cell) -> float:
-        return budget_weight(cell.epochs, epochs, settings.budget_scale)
 
+@dataclass
+class _Evidence:
+    """Per family, schedule, arm and config: each task's best cell for it, with its weight (families: with its
+    score)."""
+
+    families: defaultdict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
+    schedules: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+    arms: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+    configs: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+    family_of: dict[str, str] = field(default_factory=dict)  # schedule -> family
+
+
+def _evidence(experience: Experience, weights: dict[str, float], optimizer: str,
+              fit: Callable[[Cell], float]) -> _Evidence:
+    """Each task's best cells, weighted by the task's similarity times the cell's budget `fit`; configs only
+    of `optimizer`'s class."""
+    seen = _Evidence()
     for tid, cells in experience.by_task.items():
         w = weights[tid]
         for fam, cell in _best_by(cells, lambda c: c.family, fit).items():
-            per_family[fam].append((w * fit(cell), cell.score))
+            seen.families[fam].append((w * fit(cell), score_of(cell)))
         for name, cell in _best_by(cells, lambda c: c.schedule, fit).items():
-            per_schedule[name].append((tid, w * fit(cell), cell))
-            family_of[name] = cell.family
+            seen.schedules[name].append((tid, w * fit(cell), cell))
+            seen.family_of[name] = cell.family
         for arm, cell in _best_by(cells, lambda c: c.arm, fit).items():
-            per_arm[arm].append((tid, w * fit(cell), cell))
+            seen.arms[arm].append((tid, w * fit(cell), cell))
         same_optimizer = [c for c in cells if optimizer_class(c.optimizer) == optimizer_class(optimizer)]
         for config_id, cell in _best_by(same_optimizer, lambda c: c.config_id, fit).items():
-            per_config[config_id].append((tid, w * fit(cell), cell))  # an LR means something only for its optimizer
-    scores = [s for values in per_family.values() for _, s in values]
-    overall = sum(scores) / len(scores) if scores else 0.5
-    families = {f: _pool(v, overall, settings.shrink) for f, v in per_family.items()}
-    schedules = {n: _pool([(w, c.score) for _, w, c in v], families[family_of[n]], settings.shrink)
-                 for n, v in per_schedule.items()}
-    arms = {}
-    for arm, seen in per_arm.items():
-        est = _estimate(arm, seen, schedules[seen[0][2].schedule], settings.shrink)
-        est.lr, est.lr_basis = _transfer_lr(seen, per_schedule[est.schedule], optimizer, batch_size)
-        arms[arm] = est
+            seen.configs[config_id].append((tid, w * fit(cell), cell))  # an LR means something only for its optimizer
+    return seen
+
+
+def _config_estimates(per_config: dict[str, list[tuple[str, float, Cell]]], arms: dict[str, Estimate],
+                      batch_size: int | None, settings: ModelSettings) -> dict[str, Estimate]:
+    """Each config's pooled score, shrunk towards its arm's prior at the config's LR (see `_arm_prior`)."""
     configs = {}
     for config_id, seen in per_config.items():
         cell = seen[0][2]
@@ -156,7 +183,7 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
         est = _estimate(config_id, seen, _arm_prior(arms[cell.arm], at_target_batch, settings), settings.shrink)
         est.lr = cell.lr
         configs[config_id] = est
-    return Estimates(weights, configs, arms, schedules, families, overall)
+    return configs
 
 
 def _arm_prior(arm: Estimate, lr: float, settings: ModelSettings) -> float:

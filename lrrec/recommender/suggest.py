@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.experience import Experience, load_experience
 from lrrec.recommender.ranking import (
@@ -19,7 +20,9 @@ from lrrec.recommender.ranking import (
     batch_rescale,
     estimate,
     optimizer_class,
+    score_of,
 )
+from lrrec.recommender.targets import target_fingerprint
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.rounding import round_lr
 from lrrec.schedules.units import steps_of
@@ -117,6 +120,23 @@ def suggest_for_task(store: Any, target: TaskFingerprint, task: str | None = Non
     return with_probed_lr(rec, probe(), getattr(probe, "note", ""))
 
 
+def suggest_by_name(open_store: Callable[[], Any], dataset: str | None, model: str | None, task: str | None, *,
+                    optimizer: str = "sgd", batch_size: int | None = None, epochs: int | None = None, top: int = 3,
+                    probe: bool = False, data_root: str | None = None) -> Recommendation:
+    """`lrrec suggest`: `suggest_for_task` for the task named by `dataset` and `model` or by `task` (see
+    `target_fingerprint`), with `probe` at the LR of a range test on `task`. `open_store` is called once the task
+    is known, so a mistyped name opens (or makes) no store."""
+    range_test = None
+    if probe:
+        if not task:
+            raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
+                                    "module:function), not catalog --dataset/--model")
+        range_test = RangeProbe(task, batch_size=batch_size, optimizer=optimizer, data_root=data_root)
+    target = target_fingerprint(dataset, model, task, data_root)
+    return suggest_for_task(open_store(), target, task, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
+                            top=top, probe=range_test)
+
+
 @dataclass
 class RangeProbe:
     """The LR range test on `task` as a probe: called, the test's steepest-descent LR (None when it is inconclusive,
@@ -194,9 +214,9 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
         spread = math.hypot(est.se, following.se)
         p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
     evidence = [{"task": experience.tasks[tid].name, "similarity": round(estimates.weights[tid], 4),
-                 "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric, "score": round(c.score, 4),
-                 "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size, "optimizer": c.optimizer,
-                 "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
+                 "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric,
+                 "score": round(score_of(c), 4), "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size,
+                 "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
                  "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
                 for tid, w, c in est.evidence[:3]]
     return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),
@@ -211,40 +231,52 @@ def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerpr
     def data(task: TaskFingerprint) -> str:  # a 2-D surface is its own data
         return task.model if task.task_kind == "surface" else task.dataset
 
-    same = [(tid, w, c) for tid, w, c in est.evidence if data(experience.tasks[tid]) == data(target)
-            and c.metric is not None]
+    same = [(w, c.metric, c.metric_name, experience.tasks[tid].name) for tid, w, c in est.evidence
+            if data(experience.tasks[tid]) == data(target) and c.metric is not None]
     if not same:
         return None
-    total = sum(w for _, w, _ in same)
-    mean = sum(w * c.metric for _, w, c in same) / total
-    sd = math.sqrt(sum(w * (c.metric - mean) ** 2 for _, w, c in same) / total)
-    return {"name": same[0][2].metric_name, "value": round(mean, 6), "sd": round(sd, 6),
-            "from": sorted({experience.tasks[tid].name for tid, _, _ in same})}
+    total = sum(w for w, *_ in same)
+    mean = sum(w * metric for w, metric, *_ in same) / total
+    sd = math.sqrt(sum(w * (metric - mean) ** 2 for w, metric, *_ in same) / total)
+    return {"name": same[0][2], "value": round(mean, 6), "sd": round(sd, 6),
+            "from": sorted({name for *_, name in same})}
 
 
 def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: TaskFingerprint, optimizer: str,
                  batch_size: int | None, epochs: int | None, similarity: dict[str, float]) -> list[str]:
+    """Where the suggested LR comes from (and how it was rescaled), then what the durations mean at the budget."""
     if est is arm:  # no config ran with this optimizer: the arm's transferred LR, already batch-rescaled
         notes = [f"lr {config.lr:g}: {arm.lr_basis}"]
     else:
-        similar = sum(1 for tid, _, _ in est.evidence if similarity[tid] >= MIN_SIMILARITY)
-        other_budget = [c for _, _, c in est.evidence if epochs and c.epochs and c.epochs != epochs]
-        where = f"{similar} similar task(s)" if similar else f"{len(est.evidence)} task(s), none of them similar"
-        if other_budget:
-            where += f" ({len(other_budget)} of {len(est.evidence)} at another epoch budget, weighted down)"
         ran = est.evidence[0][2].lr
         at = f" ({ran:g})" if round_lr(ran) != round_lr(config.lr) else ""  # rescaled to the target's batch below
-        notes = [f"lr {config.lr:g}: the LR this config ran at{at} on {where}"
+        notes = [f"lr {config.lr:g}: the LR this config ran at{at} on {_evidence_tasks(est, epochs, similarity)}"
                  + (f"; {arm.lr_basis}: {arm.lr:.3g}" if arm.lr_basis.startswith("similar") else "")]
         notes += _batch_note(est.evidence[0][2].batch_size, batch_size, optimizer)
+    return notes + _budget_note(config, target, epochs, batch_size)
+
+
+def _evidence_tasks(est: Estimate, epochs: int | None, similarity: dict[str, float]) -> str:
+    """The tasks a config ran on: `3 similar task(s) (1 of 4 at another epoch budget, weighted down)`."""
+    similar = sum(1 for tid, _, _ in est.evidence if similarity[tid] >= MIN_SIMILARITY)
+    other_budget = [c for _, _, c in est.evidence if epochs and c.epochs and c.epochs != epochs]
+    where = f"{similar} similar task(s)" if similar else f"{len(est.evidence)} task(s), none of them similar"
+    if other_budget:
+        where += f" ({len(other_budget)} of {len(est.evidence)} at another epoch budget, weighted down)"
+    return where
+
+
+def _budget_note(config: ScheduleConfig, target: TaskFingerprint, epochs: int | None,
+                 batch_size: int | None) -> list[str]:
+    """What the schedule's fractional durations come to at the epoch budget (in steps, when they are known)."""
     if epochs and target.n_train and batch_size:
         total = epochs * max(1, target.n_train // batch_size)
         warm = config.params.get("warmup_frac")
         extra = f"; warmup {steps_of(warm, total)} steps" if warm else ""
-        notes.append(f"budget: durations are fractions of {epochs} epochs = {total} steps at batch {batch_size}{extra}")
-    elif epochs:
-        notes.append(f"budget: durations are fractions of the {epochs}-epoch budget")
-    return notes
+        return [f"budget: durations are fractions of {epochs} epochs = {total} steps at batch {batch_size}{extra}"]
+    if epochs:
+        return [f"budget: durations are fractions of the {epochs}-epoch budget"]
+    return []
 
 
 _LR_NOTES = ("lr ", "LR rescaled", "the evidence does not state its batch size", "fallback default")  # LR origins

@@ -14,7 +14,7 @@ From K minibatch gradients g_i and their mean (a batch of K*B):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -134,7 +134,7 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.dot(a, b))
 
 
-def _hvp(model: nn.Module, params: list[torch.Tensor], sample: list[tuple[torch.Tensor, torch.Tensor]],
+def _hvp(model: nn.Module, params: Sequence[torch.Tensor], sample: list[tuple[torch.Tensor, torch.Tensor]],
          vector: torch.Tensor) -> torch.Tensor:
     """The Hessian of the mean loss over `sample`'s batches times `vector` (double backprop, batch by batch)."""
     total = torch.zeros_like(vector)
@@ -144,7 +144,7 @@ def _hvp(model: nn.Module, params: list[torch.Tensor], sample: list[tuple[torch.
     return total / len(sample)
 
 
-def _top_eigenvalue(model: nn.Module, params: list[torch.Tensor], sample: list[tuple[torch.Tensor, torch.Tensor]],
+def _top_eigenvalue(model: nn.Module, params: Sequence[torch.Tensor], sample: list[tuple[torch.Tensor, torch.Tensor]],
                     seed: int, on_step: Callable[[int, float], None] | None = None) -> float:
     """The largest-magnitude Hessian eigenvalue by power iteration from a seeded random start; `on_step` hears
     each step's number and estimate."""

@@ -195,7 +195,8 @@ def prepare_batch(x: torch.Tensor, data: TensorData, train: bool, generator: tor
 def _channel_stats(normalize: tuple[tuple[float, ...], tuple[float, ...]],
                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std as (1, C, 1, 1) tensors on `device`, made once (a host copy syncs a GPU)."""
-    return tuple(torch.tensor(v, device=device).view(1, -1, 1, 1) for v in normalize)  # type: ignore[return-value]
+    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in normalize)
+    return mean, std
 
 
 def generator_device(generator: torch.Generator | None) -> torch.device:

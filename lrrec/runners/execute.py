@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -135,13 +135,50 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
         raise InvalidValueError("a sweep needs at least one task and one schedule")
     tasks = [get_task(name) for name in dict.fromkeys(task_names)]  # each checked before anything trains, once
     done = _done_keys(store)
+    configs = _sweep_configs(schedule_names, lr_grid, extra_configs)
+    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum) for task in tasks]  # all, before training
+    plan = _plan(tasks, budgets, configs, seeds, done, population, data_root, note)
+    bar = Progress("sweep", sum(len(batch.configs) for batch in plan), "run", progress)
+    results = []
+    try:
+        for batch in plan:
+            for result in _train_batch(store, batch, data_root, device, bar):
+                results.append(result)
+                bar.update(_outcome_note(result))
+                if on_result:
+                    with bar.writing():
+                        on_result(result)
+    finally:
+        bar.close()
+    return results
+
+
+@dataclass
+class _Batch:
+    """Pending runs of a sweep on one task, budget and seed; `together`: trained at once, as a population."""
+
+    task: Task
+    budget: Budget
+    seed: int
+    configs: list[ScheduleConfig]
+    together: bool
+
+
+def _sweep_configs(schedule_names: Sequence[str], lr_grid: Sequence[float] | None,
+                   extra_configs: Sequence[ScheduleConfig]) -> list[ScheduleConfig]:
+    """Each schedule's default config (at each LR of `lr_grid`, if given), then `extra_configs`; each once."""
     configs = []
     for name in schedule_names:
         base = ScheduleConfig.create(name)
         configs += [base.with_settings({"lr": lr}) for lr in lr_grid] if lr_grid else [base]
-    configs = list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
-    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum) for task in tasks]  # all, before training
-    plan, skipped = [], 0  # (task, budget, seed, pending configs, trained together)
+    return list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
+
+
+def _plan(tasks: list[Task], budgets: list[Budget], configs: list[ScheduleConfig], seeds: int, done: set[tuple],
+          population: bool, data_root: str | None, note: Callable[[str], None]) -> list[_Batch]:
+    """The batches of runs that `done` lacks; `note` hears of tasks that cannot train as a population, and of the
+    runs skipped."""
+    plan, skipped = [], 0
     for task, budget in zip(tasks, budgets):
         fingerprint = task_fingerprint(task.name, data_root)
         unsupported = supports_population(task, budget) if population else None
@@ -152,28 +189,21 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
             pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, *fields) not in done]
             skipped += len(configs) - len(pending)
             if pending:
-                plan.append((task, budget, seed, pending, population and not unsupported))
+                plan.append(_Batch(task, budget, seed, pending, population and not unsupported))
     if skipped:
         note(f"skipped {skipped} run(s) the store already holds")
-    bar = Progress("sweep", sum(len(pending) for *_, pending, _ in plan), "run", progress)
-    results = []
-    try:
-        for task, budget, seed, pending, together in plan:
-            if together and len(pending) > 1:
-                outcomes = train_population(task, pending, budget, seed, device=device)
-                batch = [record_outcome(store, task, c, budget, seed, o) for c, o in zip(pending, outcomes)]
-            else:
-                batch = (run_one(store, task, c, budget, seed, data_root=data_root, device=device,
-                                 progress=bar.terminal) for c in pending)
-            for result in batch:
-                results.append(result)
-                bar.update(_outcome_note(result))
-                if on_result:
-                    with bar.writing():
-                        on_result(result)
-    finally:
-        bar.close()
-    return results
+    return plan
+
+
+def _train_batch(store: Store, batch: _Batch, data_root: str | None, device: str | None,
+                 bar: Progress) -> Iterable[RunResult]:
+    """Train and record a batch's runs: as a population, or one by one, each as the caller takes its result."""
+    if batch.together and len(batch.configs) > 1:
+        outcomes = train_population(batch.task, batch.configs, batch.budget, batch.seed, device=device)
+        return [record_outcome(store, batch.task, c, batch.budget, batch.seed, o)
+                for c, o in zip(batch.configs, outcomes)]
+    return (run_one(store, batch.task, c, batch.budget, batch.seed, data_root=data_root, device=device,
+                    progress=bar.terminal) for c in batch.configs)
 
 
 def _outcome_note(result: RunResult) -> str:
@@ -190,8 +220,8 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
 
     A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point.
     """
-    changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer),
-                                 ("momentum", momentum)) if v is not None}
+    given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum))
+    changes: dict[str, Any] = {k: v for k, v in given if v is not None}
     chosen = changes.get("optimizer", task.budget.optimizer)
     if momentum is not None and chosen != "sgd":
         raise InvalidValueError(f"--momentum applies to SGD; {chosen} keeps its own moment estimates, so leave "

@@ -50,7 +50,7 @@ def data_features(data: TensorData) -> dict[str, Any]:
 
 def measure(task: Task, data: Any) -> TaskFingerprint:
     """The fingerprint of a built-in or user task from its loaded data and a freshly built model."""
-    base = {"name": task.name, "dataset": task.dataset, "model": task.model}
+    base: dict[str, Any] = {"name": task.name, "dataset": task.dataset, "model": task.model}
     if isinstance(data, Surface):
         return TaskFingerprint(**base, task_kind="surface", input_shape=[2], input_numel=2, n_params=2, depth=0,
                                has_norm=False, has_residual=False)

@@ -147,6 +147,6 @@ def torchvision_model(name: str, n_classes: int) -> nn.Module:
 
     model = {"efficientnet-b0": torchvision.models.efficientnet_b0,
              "resnet-50": torchvision.models.resnet50}[name](weights=None, num_classes=n_classes)
-    model.has_norm = True  # type: ignore[attr-defined]
-    model.has_residual = True  # type: ignore[attr-defined]
+    model.has_norm = True
+    model.has_residual = True
     return model

@@ -92,7 +92,8 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     if reason:
         raise LrrecError(f"population mode: {reason}; train these configs one by one (lrrec sweep)")
     dev = pick_device(device)
-    data: TensorData = to_device(load_data(task, None), dev)  # type: ignore[assignment]
+    data = to_device(load_data(task, None), dev)
+    assert isinstance(data, TensorData)  # supports_population admits small built-in tasks only: tensors
     torch.manual_seed(seed)
     base = task.build(data).to(dev)
     members = [copy.deepcopy(base) for _ in configs]
@@ -128,6 +129,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
             step += 1
             lrs.advance()
         train_loss = (loss_sum / per_epoch).cpu().numpy()
+        assert start_loss is not None  # set by the first batch: every epoch has at least one
         with torch.no_grad():
             val_loss, val_acc = _evaluate(logits_of, params, buffers, data)
         lrs.report(val_loss)

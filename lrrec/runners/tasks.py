@@ -18,7 +18,7 @@ from torch import nn
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
 from lrrec.runners import data as datasets
 from lrrec.runners import models
-from lrrec.runners.surfaces import SURFACES
+from lrrec.runners.surfaces import SURFACES, Surface
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -91,32 +91,43 @@ def _builtin() -> dict[str, Task]:
         _tensor_task("mnist1d/cnn1d", "mnist1d", "cnn1d", replace(small, batch_size=128), "MNIST-1D, 3-layer 1-D CNN",
                      lambda root: datasets.load_mnist1d(), lambda d: models.CNN1D(_flat(d), d.n_classes)),
     ]
-    tasks += [_tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32),
-                           f"scikit-learn {name} (tabular, standardised), MLP",
-                           lambda root, n=name: datasets.load_sklearn(n), lambda d: models.MLP(_flat(d), d.n_classes))
-              for name in ("breast_cancer", "wine")]
     cifar_budget = Budget(epochs=200, batch_size=128, momentum=0.9, weight_decay=5e-4, nesterov=True)
     cifar_models: dict[str, Callable[[int], nn.Module]] = {
         "wrn-16-4": lambda c: models.WideResNet(16, 4, c),
         "wrn-28-10": lambda c: models.WideResNet(28, 10, c),
         "resnet-18": models.CifarResNet18,
     }
-    tasks += [_tensor_task(f"{ds}/{model_name}", ds, model_name, cifar_budget,
-                           f"{ds.upper()} from --data-root (python batches), {model_name}, crop+flip",
-                           lambda root, d=ds: datasets.load_cifar(d, root),
-                           lambda d, m=make: m(d.n_classes), needs_data_root=True)
-              for ds in ("cifar10", "cifar100") for model_name, make in cifar_models.items()]
     imagenet_budget = Budget(epochs=90, batch_size=256, momentum=0.9, weight_decay=1e-4, nesterov=True)
-    tasks += [Task(f"imagenet/{model_name}", "imagenet", model_name, "classification", imagenet_budget,
-                   f"ImageNet from --data-root (ImageFolder train/ and val/), torchvision {model_name}",
-                   datasets.load_imagenet, lambda d, m=model_name: models.torchvision_model(m, d.n_classes),
-                   needs_data_root=True)
-              for model_name in ("efficientnet-b0", "resnet-50")]
-    tasks += [Task(f"surface/{surface.name}", "surface", surface.name, "surface",
-                   Budget(epochs=500, batch_size=1, momentum=0.0, weight_decay=0.0),
-                   f"2-D test surface: {surface.doc}", lambda root, s=surface: s,
-                   lambda s: nn.Identity(), metric="final_loss", direction="min")
-              for surface in SURFACES.values()]
+
+    # a function per kind of task binds each task's own dataset and model in its lambdas
+    def tabular(name: str) -> Task:
+        return _tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32),
+                            f"scikit-learn {name} (tabular, standardised), MLP",
+                            lambda root: datasets.load_sklearn(name), lambda d: models.MLP(_flat(d), d.n_classes))
+
+    def cifar(ds: str, model_name: str, make: Callable[[int], nn.Module]) -> Task:
+        return _tensor_task(f"{ds}/{model_name}", ds, model_name, cifar_budget,
+                            f"{ds.upper()} from --data-root (python batches), {model_name}, crop+flip",
+                            lambda root: datasets.load_cifar(ds, root), lambda d: make(d.n_classes),
+                            needs_data_root=True)
+
+    def imagenet(model_name: str) -> Task:
+        return Task(f"imagenet/{model_name}", "imagenet", model_name, "classification", imagenet_budget,
+                    f"ImageNet from --data-root (ImageFolder train/ and val/), torchvision {model_name}",
+                    datasets.load_imagenet, lambda d: models.torchvision_model(model_name, d.n_classes),
+                    needs_data_root=True)
+
+    def surface_task(surface: Surface) -> Task:
+        return Task(f"surface/{surface.name}", "surface", surface.name, "surface",
+                    Budget(epochs=500, batch_size=1, momentum=0.0, weight_decay=0.0),
+                    f"2-D test surface: {surface.doc}", lambda root: surface,
+                    lambda s: nn.Identity(), metric="final_loss", direction="min")
+
+    tasks += [tabular(name) for name in ("breast_cancer", "wine")]
+    tasks += [cifar(ds, model_name, make)
+              for ds in ("cifar10", "cifar100") for model_name, make in cifar_models.items()]
+    tasks += [imagenet(model_name) for model_name in ("efficientnet-b0", "resnet-50")]
+    tasks += [surface_task(surface) for surface in SURFACES.values()]
     return {t.name: t for t in tasks}
 
 

@@ -123,7 +123,7 @@ def oom_as_error(task: Task, budget: Budget) -> Iterator[None]:
 Data = TensorData | FolderData | UserData
 
 
-def _loader(data: FolderData | UserData, train: bool, batch_size: int, generator: torch.Generator) -> Any:
+def _loader(data: FolderData | UserData, train: bool, batch_size: int, generator: torch.Generator | None) -> Any:
     if isinstance(data, FolderData):
         return data.loader(train, batch_size, generator)
     return data.train_loader if train else data.val_loader

@@ -103,7 +103,7 @@ class ScheduleConfig:
         return out
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def multipliers(self, steps: np.ndarray | list[int] | int, total_steps: int) -> np.ndarray:
+    def multipliers(self, steps: np.ndarray | Sequence[int] | int, total_steps: int) -> np.ndarray:
         """The LR multiplier at each step of a `total_steps` budget (plateau reductions not included)."""
         if int(total_steps) < 1:
             raise InvalidValueError(f"total_steps must be at least 1, got {total_steps}")
@@ -117,7 +117,7 @@ class ScheduleConfig:
         return apply_warmup(lambda tm, Tm: spec.multiplier(tm, Tm, params), t, int(total_steps),
                             steps_of(w.frac, total_steps), w.kind, w.start_factor)
 
-    def lrs(self, steps: np.ndarray | list[int] | int, total_steps: int) -> np.ndarray:
+    def lrs(self, steps: np.ndarray | Sequence[int] | int, total_steps: int) -> np.ndarray:
         """The learning rate at each step (initial LR times the multiplier)."""
         return self.lr * self.multipliers(steps, total_steps)
 

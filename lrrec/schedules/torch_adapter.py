@@ -48,7 +48,7 @@ class ScheduleLR(LRScheduler):
             value *= self.plateau.scale
         return [value * group["lrrec_scale"] for group in self.optimizer.param_groups]
 
-    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+    def step(self, metric: float | None = None) -> None:
         """Advance one step; the loss-based schedule takes its metric here (see `report_metric`)."""
         if metric is not None:
             self.report_metric(metric)

@@ -21,7 +21,7 @@ CORPUS_TABLES = ("tasks", "schedules", "runs", "curves")
 
 
 def _bundled(name: str, source: str) -> list[RunRecord]:
-    resource = files("lrrec").joinpath("data", name)
+    resource = files("lrrec") / "data" / name
     if not resource.is_file():
         return []
     text = resource.read_text(encoding="utf-8")
@@ -42,7 +42,7 @@ def literature_records() -> list[RunRecord]:
 
 def load_corpus(con: Any) -> int:
     """Copy the bundled corpus tables into the (new) store behind `con`; returns the runs added."""
-    folder = files("lrrec").joinpath("data", "corpus")
+    folder = files("lrrec") / "data" / "corpus"
     if not folder.joinpath("runs.parquet").is_file():
         return 0
     before = con.execute("SELECT count(*) FROM runs").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -65,35 +66,49 @@ def plot_surface_case(result: SurfaceResult, out: str | os.PathLike[str]) -> Non
 
 def plot_protocol(result: ProtocolResult, out: str | os.PathLike[str]) -> None:
     """Per family: final and best metric (mean +- std over seeds), and the mean validation curve."""
-    import numpy as np
-
     plt = pyplot()
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(12, 4.5))
+    _protocol_bars(ax_bar, result)
+    _protocol_curves(ax_curve, result)
+    fig.tight_layout()
+    save_and_close(fig, out)
+
+
+def _protocol_bars(ax: Any, result: ProtocolResult) -> None:
+    """Final and best metric per family as bars of the mean over seeds, with the std as error bars."""
+    import numpy as np
+
     names = [f.schedule for f in result.families]
     at = np.arange(len(names))
     for offset, label, stat_of in ((-0.2, "final", lambda f: f.final), (0.2, "best", lambda f: f.best)):
         stats = [stat_of(f) for f in result.families]
-        ax_bar.bar(at + offset, [s.mean if s.mean is not None else np.nan for s in stats], 0.4,
-                   yerr=[s.std or 0.0 for s in stats], capsize=3, label=f"{label} {result.metric}")
+        ax.bar(at + offset, [_or_nan(s.mean) for s in stats], 0.4,
+               yerr=[s.std or 0.0 for s in stats], capsize=3, label=f"{label} {result.metric}")
     means = [f.final.mean for f in result.families if f.final.mean is not None]
     if means and result.direction == "max":
-        ax_bar.set_ylim(max(0.0, min(means) - 0.1), min(1.0, max(means) + 0.05))
-    ax_bar.set_xticks(at, names, rotation=15)
-    ax_bar.set(ylabel=result.metric, title=f"{result.task}: mean +- std over {result.n_seeds} seeds")
-    ax_bar.legend(fontsize=8)
+        ax.set_ylim(max(0.0, min(means) - 0.1), min(1.0, max(means) + 0.05))
+    ax.set_xticks(at, names, rotation=15)
+    ax.set(ylabel=result.metric, title=f"{result.task}: mean +- std over {result.n_seeds} seeds")
+    ax.legend(fontsize=8)
+
+
+def _protocol_curves(ax: Any, result: ProtocolResult) -> None:
+    """Each family's validation metric per epoch, averaged over its seeded reruns, and the target."""
     for fam in result.families:
         epochs = sorted({e for r in fam.seeds for e, _ in r.curve})
         curve = [Stat.of([dict(r.curve).get(e) for r in fam.seeds]).mean for e in epochs]
-        ax_curve.plot(epochs, [np.nan if v is None else v for v in curve],
-                      label=f"{fam.schedule} (lr {fam.best_lr:.3g})")
+        ax.plot(epochs, [_or_nan(v) for v in curve], label=f"{fam.schedule} (lr {fam.best_lr:.3g})")
     if result.target is not None:
-        ax_curve.axhline(result.target, color="grey", ls="--", lw=0.8, label="target")
-    ax_curve.set(xlabel="epoch" if result.metric != "final_loss" else "step", ylabel=result.metric,
-                 title="mean validation curve of the seeded reruns")
-    ax_curve.grid(alpha=0.3)
-    ax_curve.legend(fontsize=8)
-    fig.tight_layout()
-    save_and_close(fig, out)
+        ax.axhline(result.target, color="grey", ls="--", lw=0.8, label="target")
+    ax.set(xlabel="epoch" if result.metric != "final_loss" else "step", ylabel=result.metric,
+           title="mean validation curve of the seeded reruns")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _or_nan(value: float | None) -> float:
+    """`value`, or nan (a gap in a plot) when it is missing."""
+    return math.nan if value is None else value
 
 
 def _num(value: float | None, digits: int = 4) -> str:

@@ -16,12 +16,15 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
 from lrrec.schedules import FAMILY_DEFAULTS, ScheduleConfig
+
+if TYPE_CHECKING:
+    from lrrec.store.store import Store
 
 LR_RANGES: dict[str, tuple[float, float]] = {"classification": (1e-3, 1.0), "surface": (1e-4, 0.3)}
 """Log-uniform range of the initial-LR random search, by task kind."""
@@ -109,7 +112,7 @@ def run_surface_case(case: SurfaceCase) -> SurfaceResult:
         losses = surface.fn(points).tolist()
         hit = next((step for step, loss in enumerate(losses) if loss <= surface.threshold), None)
         runs.append(SurfaceRun(family, name, outcome.status, config.lrs(range(case.steps), case.steps).tolist(),
-                               losses, [tuple(p) for p in outcome.trajectory], losses[-1], hit))
+                               losses, list(outcome.trajectory), losses[-1], hit))
     return SurfaceResult(case, surface.threshold, surface.window, runs)
 
 
@@ -220,7 +223,7 @@ def _better(a: float | None, b: float | None, direction: str) -> bool:
     return b is None or (a > b if direction == "max" else a < b)
 
 
-def protocol(store: Any, task_name: str, *, trials: int, seeds: int = 3, epochs: int | None = None,
+def protocol(store: Store, task_name: str, *, trials: int, seeds: int = 3, epochs: int | None = None,
              target: float | None = None, target_fraction: float = TARGET_FRACTION, data_root: str | None = None,
              device: str | None = None, on_run: RunCallback | None = None) -> ProtocolResult:
     """Random search over each family's initial LR (seed 0), then the best LR with seeds 0..`seeds`-1."""
@@ -236,6 +239,7 @@ def protocol(store: Any, task_name: str, *, trials: int, seeds: int = 3, epochs:
         result = run_one(store, task, ScheduleConfig.create(name, lr=lr), budget, seed, data_root=data_root,
                          device=device)
         out = result.outcome
+        assert out is not None  # only a StopRun from an on_epoch callback leaves none, and there is none here
         done = ProtocolRun(result.run_id, lr, seed, result.status, out.final_metric, out.best_metric,
                            [(r.epoch, r.val_metric) for r in out.curve])
         if on_run:
@@ -293,7 +297,7 @@ class SurveyResult:
     wall_time_s: float = 0.0
 
 
-def run_survey(store: Any, task_names: Sequence[str], *, surfaces: Sequence[str] | None = None, trials: int,
+def run_survey(store: Store, task_names: Sequence[str], *, surfaces: Sequence[str] | None = None, trials: int,
                seeds: int = 3, epochs: int | None = None, target: float | None = None,
                data_root: str | None = None, device: str | None = None,
                on_run: RunCallback | None = None) -> SurveyResult:

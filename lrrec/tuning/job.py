@@ -59,7 +59,7 @@ def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, 
         raise InvalidValueError("give either --schedule or --families, not both")
     if schedule:
         return (get_spec(schedule).name,)
-    wanted = [f.strip() for f in (families or "").split(",") if f.strip()]
+    wanted: list[str | None] = [f.strip() for f in (families or "").split(",") if f.strip()]
     names = [s.name for family in (wanted or [None]) for s in list_specs(family)]
     return tuple(dict.fromkeys(names))
 

@@ -7,7 +7,7 @@ schedules of the top suggestions, with the LR within a factor `LR_BAND` of their
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +15,7 @@ from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.suggest import suggest_for_task
 from lrrec.schedules import ScheduleConfig, search_space, suggest_config
-from lrrec.schedules.params import is_active
+from lrrec.schedules.params import Param, is_active
 from lrrec.tuning.job import TuneJob
 
 LR_BAND = 3.0  # a transferred space searches LRs from (smallest suggested LR / 3) to (largest x 3)
@@ -52,29 +52,43 @@ def trial_params(config: ScheduleConfig, schedules: tuple[str, ...],
     """The trial parameters that reproduce `config` (clipped to the search space), or None if it lies outside."""
     if config.name not in schedules:
         return None
-    space, flat = search_space(config.name, lr_range=lr_range), config.flat()
+    flat = config.flat()
     params: dict[str, Any] = {}
-    for key, param in space.items():
-        if not param.searchable or not is_active(param, flat):
-            continue
-        value = flat[key]
-        if param.kind == "fractions":
-            value = ",".join(f"{x:g}" for x in value)
-            if value not in [",".join(f"{x:g}" for x in option) for option in param.search_choices]:
+    for key, param in search_space(config.name, lr_range=lr_range).items():
+        if param.searchable and is_active(param, flat):
+            value = _search_value(param, flat[key])
+            if not _in_search(param, value):
                 return None
-        elif param.kind in ("bool", "choice"):
-            if value not in (param.search_choices or param.choices or (False, True)):
-                return None
-        else:
-            low, high = param.search
-            value = min(max(value, low), high)
-            value = round(value) if param.kind == "int" else float(value)
-        params[key] = value
-    prefix = f"{config.name}." if len(schedules) > 1 else ""
-    out = {prefix + k: v for k, v in params.items()}
-    if prefix:
-        out["schedule"] = config.name
-    return out
+            params[key] = value
+    if len(schedules) == 1:
+        return params
+    return {**{f"{config.name}.{k}": v for k, v in params.items()}, "schedule": config.name}
+
+
+def _search_value(param: Param, value: Any) -> Any:
+    """`value` as a trial parameter of `param`: fractions by their label, numbers clipped to the search range."""
+    if param.kind == "fractions":
+        return _fractions_label(value)
+    if param.kind in ("bool", "choice"):
+        return value
+    assert param.search is not None  # a searchable number has a search range
+    low, high = param.search
+    value = min(max(value, low), high)
+    return round(value) if param.kind == "int" else float(value)
+
+
+def _in_search(param: Param, value: Any) -> bool:
+    """Whether the search space of `param` holds `value` (from `_search_value`: a clipped number always lies in it)."""
+    if param.kind == "fractions":
+        return value in [_fractions_label(option) for option in param.search_choices]
+    if param.kind in ("bool", "choice"):
+        return value in (param.search_choices or param.choices or (False, True))
+    return True
+
+
+def _fractions_label(fractions: Iterable[float]) -> str:
+    """The categorical label of a list of fractions, as `Param.draw` names it: `0.5,0.75`."""
+    return ",".join(f"{x:g}" for x in fractions)
 
 
 def plan_study(job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, seed_top: int, space: str,

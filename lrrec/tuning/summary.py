@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrrec.schedules import ScheduleConfig
 from lrrec.tuning.job import TuneJob, open_storage
 from lrrec.tuning.space import config_of, space_of
+
+if TYPE_CHECKING:
+    from lrrec.store.store import Store
 
 
 def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
@@ -31,7 +34,7 @@ def summarize(job: TuneJob, seeded: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def write_figures(summary: dict[str, Any], store: Any, folder: Path) -> list[str]:
+def write_figures(summary: dict[str, Any], store: Store, folder: Path) -> list[str]:
     """Plot the study (Optuna's history, importances and slices), the best config's LR curve, and its validation
     curve against the top suggestion's."""
     import optuna

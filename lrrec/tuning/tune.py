@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.fingerprint import TaskFingerprint
@@ -16,6 +17,10 @@ from lrrec.tuning.space import plan_study, space_of
 from lrrec.tuning.study import check_resumable, open_study
 from lrrec.tuning.summary import summarize
 from lrrec.tuning.worker import run_worker, run_workers
+
+if TYPE_CHECKING:
+    from lrrec.runners.probes import RangeTest
+    from lrrec.runners.tasks import Budget, Task
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
@@ -39,10 +44,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     task_fingerprint(job.task, job.data_root)
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
-    out = Path(job.out) if job.out else None
-    made_out = out is not None and not out.exists()
-    if out is not None:
-        writable_folder(out, "--out")
+    new_out = _new_out_folder(job.out)
     range_test = RangeProbe(job.task, batch_size=job.batch_size, optimizer=job.optimizer, momentum=job.momentum,
                             seed=job.seed, data_root=job.data_root, device=job.device, progress=progress)
 
@@ -50,21 +52,52 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         return plan_study(job, open_store(job.store_path), target, budget, seed_top, space,
                           range_test if probe and task.kind != "surface" else None)
 
-    def attrs(planned: TuneJob) -> dict[str, Any]:
-        values = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
-                  "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size,
-                                   "optimizer": budget.optimizer, "optimizer_params": budget.optimizer_params()},
-                  "lrrec.space": space_of(planned)}
-        return values | ({"lrrec.schedule": planned.schedules[0]} if len(planned.schedules) == 1 else {})
-
+    attrs = partial(_study_attrs, target, task, budget)
     try:
         study, job, seeded, created = open_study(job, task.direction, plan, attrs)
         if not created:
             check_resumable(study, job.study, attrs(job))
     except BaseException:
-        if made_out and out is not None and not any(out.iterdir()):
-            out.rmdir()  # a study that never began leaves no empty --out folder behind
+        _remove_if_empty(new_out)  # a study that never began leaves no empty --out folder behind
         raise
+    _run_trials(job, study, n_trials, timeout, n_jobs, progress)
+    summary = summarize(job, [c.to_dict() for c in seeded])
+    summary["probe"] = _probe_summary(range_test.result)
+    summary["resumed"] = not created
+    if summary["trials"].get("fail") and not summary["trials"].get("complete"):
+        raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
+                         f"(lrrec store info) for the error")
+    return summary
+
+
+def _new_out_folder(out: str | None) -> Path | None:
+    """Check (and create) the `--out` folder; returns it if this call created it."""
+    if not out:
+        return None
+    folder = Path(out)
+    made = not folder.exists()
+    writable_folder(folder, "--out")
+    return folder if made else None
+
+
+def _remove_if_empty(folder: Path | None) -> None:
+    """Remove `folder` (an `--out` this run created, or None) if nothing was written in it."""
+    if folder is not None and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _study_attrs(target: TaskFingerprint, task: Task, budget: Budget, planned: TuneJob) -> dict[str, Any]:
+    """The `lrrec.*` attributes of a study of `planned` (the schedule too, when it searches one)."""
+    values = {"lrrec.task": target.to_dict(), "lrrec.metric": {"name": task.metric, "direction": task.direction},
+              "lrrec.budget": {"epochs": budget.epochs, "batch_size": budget.batch_size,
+                               "optimizer": budget.optimizer, "optimizer_params": budget.optimizer_params()},
+              "lrrec.space": space_of(planned)}
+    return values | ({"lrrec.schedule": planned.schedules[0]} if len(planned.schedules) == 1 else {})
+
+
+def _run_trials(job: TuneJob, study: Any, n_trials: int | None, timeout: float | None, n_jobs: int,
+                progress: bool) -> None:
+    """Run the trials in this process (`n_jobs` 1) or in `n_jobs` worker processes, reporting each one done."""
     trials = TrialProgress(study, n_trials, progress)
     try:
         if n_jobs <= 1:
@@ -73,11 +106,8 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
             run_workers(job, n_trials, timeout, n_jobs, lambda: trials(study))
     finally:
         trials.bar.close()
-    summary = summarize(job, [c.to_dict() for c in seeded])
-    probed = range_test.result
-    summary["probe"] = {"steepest_lr": probed.steepest_lr, "note": probed.note} if probed is not None else None
-    summary["resumed"] = not created
-    if summary["trials"].get("fail") and not summary["trials"].get("complete"):
-        raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
-                         f"(lrrec store info) for the error")
-    return summary
+
+
+def _probe_summary(probed: RangeTest | None) -> dict[str, Any] | None:
+    """The summary's `probe`: the range test's steepest-descent LR and its note (None: no test ran)."""
+    return {"steepest_lr": probed.steepest_lr, "note": probed.note} if probed is not None else None
