@@ -202,3 +202,13 @@ def test_skip_invalid_adds_the_good_rows_past_rows_that_once_crashed(tmp_path):
     report = json.loads(run("ingest", str(rows), "--skip-invalid", "--json", "--store",
                             str(tmp_path / "s.duckdb")).output)
     assert report["added"] == 3 and len(report["skipped"]) == 3
+
+
+def test_a_bulk_write_keeps_the_store_files_permissions(healthy, tmp_path):
+    path = tmp_path / "s.duckdb"
+    path.write_bytes(healthy.read_bytes())
+    path.chmod(0o660)  # shared with a group
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(ROW) + "\n")
+    assert run("ingest", str(rows), "--store", str(path)).exit_code == 0
+    assert path.stat().st_mode & 0o777 == 0o660 and len(open_store(path).runs(source="jsonl")) == 1

@@ -13,6 +13,7 @@ failed ingest leaves the store as it was and frees the space it took.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import random
@@ -204,8 +205,12 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
         if path.exists():
             if wal_path(path).exists():  # fold a killed writer's log in, so the copy is complete
                 connect(path, read_only=False, timeout_s=timeout_s).close()
+                if wal_path(path).exists():  # it would be replayed onto the new file
+                    raise StoreError(f"cannot write store {path}: its write-ahead log would not fold in; the "
+                                     f"store is unchanged (`lrrec store check` reads it)")
             require_free_space(path.parent, path.stat().st_size + MIN_FREE_BYTES)
             shutil.copyfile(path, copy)
+            shutil.copymode(path, copy)  # a group-shared store stays shared
         else:
             require_free_space(path.parent, MIN_FREE_BYTES)
         with transaction_on(connect(copy, read_only=False, timeout_s=timeout_s), path, copy=True) as con:
@@ -217,8 +222,8 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
         os.replace(copy, path)
         _fsync(path.parent)
     except OSError as exc:
-        raise StoreError(f"cannot write store {path} ({exc.strerror or exc}); the store is unchanged; free "
-                         f"space on its disk and retry") from None
+        hint = "; free space on its disk and retry" if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
+        raise StoreError(f"cannot write store {path} ({exc.strerror or exc}); the store is unchanged{hint}") from None
     finally:
         copy.unlink(missing_ok=True)
         wal_path(copy).unlink(missing_ok=True)
