@@ -120,7 +120,7 @@ def test_a_failed_bulk_write_leaves_the_store_as_it_was_and_frees_its_space(heal
     line = one_error_line(lrrec("ingest", str(rows), "--store", str(path), file_limit=len(before) + 2**20))
     assert "cannot write store" in line and "the store is unchanged" in line and "rollback" not in line
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl", "s.duckdb", "s.duckdb.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl", "s.duckdb", "s.duckdb.gate", "s.duckdb.lock"]
     small = tmp_path / "small.jsonl"
     small.write_text(json.dumps(ROW) + "\n")
     assert lrrec("ingest", str(small), "--store", str(path)).returncode == 0  # writable again
@@ -129,7 +129,7 @@ def test_a_failed_bulk_write_leaves_the_store_as_it_was_and_frees_its_space(heal
 def test_a_store_that_cannot_be_created_whole_leaves_no_file(tmp_path):
     path = tmp_path / "new.duckdb"
     one_error_line(lrrec("store", "init", "--store", str(path), file_limit=3 * 2**20))
-    assert not path.exists() and [p.name for p in tmp_path.iterdir()] == ["new.duckdb.lock"]
+    assert not path.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["new.duckdb.gate", "new.duckdb.lock"]
 
 
 def test_file_names_are_names_not_globs(healthy, tmp_path):
@@ -212,3 +212,45 @@ def test_a_bulk_write_keeps_the_store_files_permissions(healthy, tmp_path):
     rows.write_text(json.dumps(ROW) + "\n")
     assert run("ingest", str(rows), "--store", str(path)).exit_code == 0
     assert path.stat().st_mode & 0o777 == 0o660 and len(open_store(path).runs(source="jsonl")) == 1
+
+
+def test_a_symlinked_store_stays_one_store(healthy, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "s.duckdb").write_bytes(healthy.read_bytes())
+    link = tmp_path / "s.duckdb"
+    link.symlink_to(real / "s.duckdb")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(ROW) + "\n")
+    assert run("ingest", str(rows), "--store", str(link)).exit_code == 0  # a bulk write: copy and swap
+    assert link.is_symlink() and len(open_store(real / "s.duckdb").runs(source="jsonl")) == 1
+
+
+def test_a_read_only_store_is_not_replaced_by_a_bulk_write(healthy, tmp_path):
+    path = tmp_path / "s.duckdb"
+    path.write_bytes(healthy.read_bytes())
+    path.chmod(0o444)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(ROW) + "\n")
+    assert "is read-only; make it writable" in one_error_line(run("ingest", str(rows), "--store", str(path)))
+    assert path.read_bytes() == healthy.read_bytes()
+
+
+def test_a_bulk_write_waits_for_another_program_and_keeps_its_commits(healthy, tmp_path):
+    path = tmp_path / "s.duckdb"
+    path.write_bytes(healthy.read_bytes())
+    holder = duckdb.connect(str(path))  # a duckdb shell, say, with the store open (in another process below)
+    holder.close()
+    child = ("import sys, duckdb; con = duckdb.connect(sys.argv[1]); con.execute('CREATE TABLE mine (x INT)'); "
+             "print('open', flush=True); sys.stdin.readline(); con.close()")
+    proc = subprocess.Popen([sys.executable, "-c", child, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "open"  # the event: it holds the file, with a commit
+    from lrrec.store.store import Store
+
+    with pytest.raises(Exception, match="stayed open in another program"):
+        with Store(path, lock_timeout_s=0.3).bulk_transaction():
+            pass
+    proc.communicate("\n", timeout=60)
+    with Store(path).bulk_transaction() as con:  # free now: its commit is in the copy
+        assert con.execute("SELECT count(*) FROM mine").fetchone() == (0,)

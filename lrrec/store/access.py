@@ -78,9 +78,19 @@ def file_lock(path: Path, exclusive: bool, timeout_s: float) -> Iterator[None]:
     """Hold the store's flock (exclusive or shared) until the block ends; polls until `timeout_s`."""
     if getattr(_held, "depth", 0):
         raise RuntimeError("a store transaction was opened inside another one in the same thread")
+    deadline = time.monotonic() + timeout_s
     fd = _open_lock(lock_path(path))
     try:
-        _acquire(fd, path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, timeout_s)
+        gate = _open_lock(path.with_name(path.name + ".gate"))
+        try:  # a writer holds the gate while it waits, so readers arriving later queue behind it
+            _acquire(gate, path, fcntl.LOCK_EX, deadline)
+            if not exclusive:
+                os.close(gate)
+                gate = -1
+            _acquire(fd, path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline)
+        finally:
+            if gate >= 0:
+                os.close(gate)
         _held.depth = 1
         yield
     finally:
@@ -102,8 +112,7 @@ def _open_lock(lock: Path) -> int:
                          f"--store PATH") from None
 
 
-def _acquire(fd: int, path: Path, mode: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
+def _acquire(fd: int, path: Path, mode: int, deadline: float) -> None:
     delay = 0.002
     while True:
         try:
@@ -111,8 +120,8 @@ def _acquire(fd: int, path: Path, mode: int, timeout_s: float) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise StoreError(f"store {path} stayed locked by another lrrec process for {timeout_s:g} s; "
-                                 f"retry when it finishes") from None
+                raise StoreError(f"store {path} stayed locked by another lrrec process; retry when it "
+                                 f"finishes") from None
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 1.5, 0.05)
 
@@ -137,6 +146,9 @@ def connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyCon
 def store_error(path: Path, exc: duckdb.Error, copy: bool = False) -> StoreError:
     """The one-line error for a DuckDB failure on the store at `path`."""
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "WAL checkpoint iteration does not match" in reason:
+        return StoreDamagedError(f"store {path} has a write-ahead log left from an older file ({wal_path(path).name});"
+                                 f" move that file aside and retry", reason[:160])
     if any(text in reason for text in _NO_SPACE):
         unchanged = "the store is unchanged; " if copy else ""
         return StoreError(f"cannot write store {path} ({reason}); {unchanged}free space on its disk and retry")
@@ -203,14 +215,12 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
     copy = path.with_name(f"{prefix}{os.getpid()}")
     try:
         if path.exists():
-            if wal_path(path).exists():  # fold a killed writer's log in, so the copy is complete
-                connect(path, read_only=False, timeout_s=timeout_s).close()
-                if wal_path(path).exists():  # it would be replayed onto the new file
-                    raise StoreError(f"cannot write store {path}: its write-ahead log would not fold in; the "
-                                     f"store is unchanged (`lrrec store check` reads it)")
+            if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:  # (root passes os.access)
+                raise StoreError(f"store {path} is read-only; make it writable (chmod u+w) to change it")
+            _fold_log(path, timeout_s)
             require_free_space(path.parent, path.stat().st_size + MIN_FREE_BYTES)
             shutil.copyfile(path, copy)
-            shutil.copymode(path, copy)  # a group-shared store stays shared
+            _keep_owner_and_mode(path, copy)
         else:
             require_free_space(path.parent, MIN_FREE_BYTES)
         with transaction_on(connect(copy, read_only=False, timeout_s=timeout_s), path, copy=True) as con:
@@ -220,13 +230,37 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
                              f"unchanged; retry")
         _fsync(copy)
         os.replace(copy, path)
-        _fsync(path.parent)
     except OSError as exc:
         hint = "; free space on its disk and retry" if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
         raise StoreError(f"cannot write store {path} ({exc.strerror or exc}); the store is unchanged{hint}") from None
     finally:
         copy.unlink(missing_ok=True)
         wal_path(copy).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the swap is done; this only hastens its durability
+        _fsync(path.parent)
+
+
+def _fold_log(path: Path, timeout_s: float) -> None:
+    """Open the store once for writing (waiting while another program has it open) and checkpoint, so its
+    write-ahead log is in the file before the file is copied."""
+    con = connect(path, read_only=False, timeout_s=timeout_s)
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise store_error(path, exc, copy=True) from None
+    finally:
+        con.close()
+    if wal_path(path).exists():  # it would be replayed onto the new file
+        raise StoreError(f"cannot write store {path}: its write-ahead log {wal_path(path).name} would not fold in; "
+                         f"the store is unchanged (`lrrec store check` reads it)")
+
+
+def _keep_owner_and_mode(original: Path, copy: Path) -> None:
+    """Give the copy the original's permissions, owner and group, so a shared store stays shared."""
+    shutil.copymode(original, copy)
+    stat = original.stat()
+    with contextlib.suppress(PermissionError):  # only root may give a file away; the group may still be set
+        os.chown(copy, stat.st_uid, stat.st_gid)
 
 
 def _fsync(path: Path) -> None:

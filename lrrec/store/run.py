@@ -124,10 +124,10 @@ class Run:
 
     def flush(self) -> None:
         """Write the buffered curve points now."""
-        points, self._pending = self._pending, []
-        with self.store.transaction() as con:
-            insert_rows(con, "curves", [curve_row(self.run_id, p) for p in points])
+        with self.store.transaction() as con:  # the points stay buffered if the write fails
+            insert_rows(con, "curves", [curve_row(self.run_id, p) for p in self._pending])
             con.execute("UPDATE run_owners SET heartbeat_at = ? WHERE run_id = ?", [utc_now(), self.run_id])
+        self._pending = []
         self._last_flush = time.monotonic()
 
     # -- ending ------------------------------------------------------------------------------------------
@@ -140,15 +140,15 @@ class Run:
             status = "diverged"
         if status == "finished" and final is None:
             status, note = "failed", note or f"ended without a finite {self.metric_name}"
-        points, self._pending = self._pending, []
-        with self.store.transaction() as con:
-            insert_rows(con, "curves", [curve_row(self.run_id, p) for p in points])
+        with self.store.transaction() as con:  # the points stay buffered if the write fails
+            insert_rows(con, "curves", [curve_row(self.run_id, p) for p in self._pending])
             con.execute("""UPDATE runs SET status = ?, final_metric = ?, best_metric = ?, time_to_target_s = ?,
                            step_to_target = ?, wall_time_s = ?, notes = nullif(concat_ws('; ', notes, ?), '')
                            WHERE run_id = ?""",
                         [status, final, best_of(self._values, self.direction), self._time_to_target,
                          self._step_to_target, time.monotonic() - self._started, note, self.run_id])
             con.execute("DELETE FROM run_owners WHERE run_id = ?", [self.run_id])
+        self._pending = []
         self.status = status
 
     def __enter__(self) -> Run:

@@ -72,8 +72,10 @@ def default_store_path() -> Path:
 
 
 def chosen_store_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The store path: `path` > `$LRREC_STORE` > the user data folder."""
-    return Path(path or os.environ.get("LRREC_STORE") or default_store_path()).expanduser()
+    """The store path: `path` > `$LRREC_STORE` > the user data folder; a symlink means the file it points to
+    (one store, one lock, whichever name reaches it)."""
+    chosen = Path(path or os.environ.get("LRREC_STORE") or default_store_path()).expanduser()
+    return chosen.resolve() if chosen.is_symlink() else chosen
 
 
 def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S,
@@ -132,9 +134,9 @@ class Store:
                                  f"{SCHEMA_VERSION}; upgrade lrrec")
             if current == SCHEMA_VERSION:
                 return
-        existed = self.path.exists()
         with self.bulk_transaction() as con:  # a new store appears whole or not at all
             current = schema_version(con)
+            self.created = current == 0  # decided under the lock: of two processes, one made it
             if current < SCHEMA_VERSION:
                 migrate(con, current)
             if current == 0:
@@ -142,7 +144,6 @@ class Store:
 
                 write_records(con, literature_records())
                 load_corpus(con)
-        self.created = not existed and self.path.exists()
 
     # -- writing -----------------------------------------------------------------------------------------
     def start_run(self, task: TaskFingerprint | Mapping[str, Any] | str,
