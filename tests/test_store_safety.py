@@ -239,9 +239,8 @@ def test_a_read_only_store_is_not_replaced_by_a_bulk_write(healthy, tmp_path):
 def test_a_bulk_write_waits_for_another_program_and_keeps_its_commits(healthy, tmp_path):
     path = tmp_path / "s.duckdb"
     path.write_bytes(healthy.read_bytes())
-    holder = duckdb.connect(str(path))  # a duckdb shell, say, with the store open (in another process below)
-    holder.close()
-    child = ("import sys, duckdb; con = duckdb.connect(sys.argv[1]); con.execute('CREATE TABLE mine (x INT)'); "
+    child = (  # a duckdb shell, say, with the store open and a commit made
+             "import sys, duckdb; con = duckdb.connect(sys.argv[1]); con.execute('CREATE TABLE mine (x INT)'); "
              "print('open', flush=True); sys.stdin.readline(); con.close()")
     proc = subprocess.Popen([sys.executable, "-c", child, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)

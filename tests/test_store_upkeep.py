@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from lrrec.cli import cli
 from lrrec.store import open_store
-from lrrec.store.upkeep import STALE_AFTER_S, utc_now
+from lrrec.store.interchange import utc_now
+from lrrec.store.upkeep import STALE_AFTER_S
 
 STARTER = """
 import sys

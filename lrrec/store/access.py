@@ -20,13 +20,16 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from lrrec.errors import StoreError
+
+T = TypeVar("T")
 
 LOCK_TIMEOUT_S = 600.0
 MIN_FREE_BYTES = 16 * 2**20  # refused below this, before DuckDB can fail halfway through a write
@@ -49,14 +52,9 @@ class StoreDamagedError(StoreError):
         self.reason = reason
 
 
-def lock_path(path: Path) -> Path:
-    """The side file whose flock guards the store at `path`."""
-    return path.with_name(path.name + ".lock")
-
-
-def wal_path(path: Path) -> Path:
-    """DuckDB's write-ahead log of the store at `path`."""
-    return path.with_name(path.name + ".wal")
+def sibling(path: Path, suffix: str) -> Path:
+    """A file beside the store named after it: `.lock` (the flock), `.gate` (writers queue), `.wal` (DuckDB's log)."""
+    return path.with_name(path.name + suffix)
 
 
 def check_store_file(path: Path) -> None:
@@ -79,9 +77,9 @@ def file_lock(path: Path, exclusive: bool, timeout_s: float) -> Iterator[None]:
     if getattr(_held, "depth", 0):
         raise RuntimeError("a store transaction was opened inside another one in the same thread")
     deadline = time.monotonic() + timeout_s
-    fd = _open_lock(lock_path(path))
+    fd = _open_lock(sibling(path, ".lock"))
     try:
-        gate = _open_lock(path.with_name(path.name + ".gate"))
+        gate = _open_lock(sibling(path, ".gate"))
         try:  # a writer holds the gate while it waits, so readers arriving later queue behind it
             _acquire(gate, path, fcntl.LOCK_EX, deadline)
             if not exclusive:
@@ -112,43 +110,50 @@ def _open_lock(lock: Path) -> int:
                          f"--store PATH") from None
 
 
-def _acquire(fd: int, path: Path, mode: int, deadline: float) -> None:
+def _poll(attempt: Callable[[], T | None], deadline: float, timed_out: str, max_delay: float) -> T:
+    """Call `attempt` until it returns a value (None means busy), backing off with jitter up to `max_delay`;
+    a `StoreError(timed_out)` past `deadline`."""
     delay = 0.002
-    while True:
+    while (got := attempt()) is None:
+        if time.monotonic() > deadline:
+            raise StoreError(timed_out)
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 1.5, max_delay)
+    return got
+
+
+def _acquire(fd: int, path: Path, mode: int, deadline: float) -> None:
+    def attempt() -> bool | None:
         try:
             fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return
         except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise StoreError(f"store {path} stayed locked by another lrrec process; retry when it "
-                                 f"finishes") from None
-        time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 1.5, 0.05)
+            return None
+        return True
+
+    _poll(attempt, deadline, f"store {path} stayed locked by another lrrec process; retry when it finishes", 0.05)
 
 
 def connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection, retrying only DuckDB's own lock conflict (another program holding the file)."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while True:
+    def attempt() -> duckdb.DuckDBPyConnection | None:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
         except duckdb.Error as exc:
             if _LOCK_CONFLICT not in str(exc):
                 raise store_error(path, exc) from None
-            if time.monotonic() > deadline:
-                raise StoreError(f"store {path} stayed open in another program for {timeout_s:g} s; close it "
-                                 f"and retry") from None
-        time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.25)
+            return None
+
+    return _poll(attempt, time.monotonic() + timeout_s,
+                 f"store {path} stayed open in another program for {timeout_s:g} s; close it and retry", 0.25)
 
 
 def store_error(path: Path, exc: duckdb.Error, copy: bool = False) -> StoreError:
     """The one-line error for a DuckDB failure on the store at `path`."""
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "WAL checkpoint iteration does not match" in reason:
-        return StoreDamagedError(f"store {path} has a write-ahead log left from an older file ({wal_path(path).name});"
-                                 f" move that file aside and retry", reason[:160])
+        log = sibling(path, ".wal").name
+        return StoreDamagedError(f"store {path} has a write-ahead log left from an older file ({log}); move that "
+                                 f"file aside and retry", reason[:160])
     if any(text in reason for text in _NO_SPACE):
         unchanged = "the store is unchanged; " if copy else ""
         return StoreError(f"cannot write store {path} ({reason}); {unchanged}free space on its disk and retry")
@@ -225,7 +230,7 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
             require_free_space(path.parent, MIN_FREE_BYTES)
         with transaction_on(connect(copy, read_only=False, timeout_s=timeout_s), path, copy=True) as con:
             yield con
-        if wal_path(copy).exists():
+        if sibling(copy, ".wal").exists():
             raise StoreError(f"cannot write store {path} (the new copy kept a write-ahead log); the store is "
                              f"unchanged; retry")
         _fsync(copy)
@@ -235,7 +240,7 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
         raise StoreError(f"cannot write store {path} ({exc.strerror or exc}); the store is unchanged{hint}") from None
     finally:
         copy.unlink(missing_ok=True)
-        wal_path(copy).unlink(missing_ok=True)
+        sibling(copy, ".wal").unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # the swap is done; this only hastens its durability
         _fsync(path.parent)
 
@@ -250,9 +255,10 @@ def _fold_log(path: Path, timeout_s: float) -> None:
         raise store_error(path, exc, copy=True) from None
     finally:
         con.close()
-    if wal_path(path).exists():  # it would be replayed onto the new file
-        raise StoreError(f"cannot write store {path}: its write-ahead log {wal_path(path).name} would not fold in; "
-                         f"the store is unchanged (`lrrec store check` reads it)")
+    log = sibling(path, ".wal")
+    if log.exists():  # it would be replayed onto the new file
+        raise StoreError(f"cannot write store {path}: its write-ahead log {log.name} would not fold in; the store "
+                         f"is unchanged (`lrrec store check` reads it)")
 
 
 def _keep_owner_and_mode(original: Path, copy: Path) -> None:

@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrrec.errors import StoreError
 from lrrec.store.access import StoreDamagedError, check_store_file, count_of
-from lrrec.store.store import Store
+from lrrec.store.store import Store, require_existing
 
 TABLES = ("meta", "tasks", "schedules", "runs", "curves")
 _CROSS_CHECKS = {
@@ -41,8 +40,7 @@ class StoreCheck:
 def check_store(path: str | Path) -> StoreCheck:
     """Read every column of every row (so damaged blocks show) and cross-check runs, tasks, configs, curves."""
     path = Path(path).expanduser()
-    if not path.exists():
-        raise StoreError(f"no store at {path}; pass the --store PATH of an existing store")
+    require_existing(path)
     check_store_file(path)
     store = Store(path)
     result = StoreCheck(str(path))

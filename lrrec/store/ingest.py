@@ -113,11 +113,16 @@ def _validate(parser: RowParser, where: str, row: Any, into: ValidatedInput) -> 
             raise row
         into.records.append(parser.parse(row, where))
     except LrrecError as exc:
-        into.problems.append(f"{where}: {exc}")
+        into.problems.append(_one_line(f"{where}: {exc}"))
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # input no check foresaw
-        reason = str(exc)[:200].encode("unicode_escape").decode("ascii")  # one line, whatever it says
-        into.problems.append(f"{where}: cannot read this row ({type(exc).__name__}: {reason})")
+        into.problems.append(_one_line(f"{where}: cannot read this row ({type(exc).__name__}: {str(exc)[:200]})"))
     return 1
+
+
+def _one_line(problem: str) -> str:
+    """A problem as one printable line, however the data it quotes is written (line breaks, NULs and other
+    unprintable characters escaped as Python writes them: \\n, \\x00, \\u2028)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
 
 
 def add_validated(store: Store, validated: ValidatedInput) -> dict[str, Any]:

@@ -55,6 +55,11 @@ class RunRecord:
         self.config_id = self.config_id or self.schedule.content_hash()
 
 
+def utc_now() -> datetime:
+    """The store's clock: naive UTC, as its TIMESTAMP columns hold it."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def infer_direction(metric_name: str) -> str | None:
     """"max" for accuracy-like names, "min" for loss/error-like names, None when the name says neither."""
     name = metric_name.lower()
@@ -93,7 +98,7 @@ class RowParser:
         _check_metrics(v, curves)
         run_id = v.pop("run_id") or _content_id(v, task.task_id, config_id, curves)
         if v["created_at"] is None:
-            v["created_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+            v["created_at"] = utc_now()
         if self.source_override or v["source"] is None:
             v["source"] = self.source
         if "source_ref" not in row:  # an explicit null (as in an export) stays null
@@ -208,21 +213,13 @@ def check_plausible(values: Mapping[str, Any], curves: list[dict[str, Any]]) -> 
 
 
 def _validated(what: str, build: Callable[[], Any]) -> Any:
-    """Run a constructor on imported data; a type error from odd input becomes a one-line row error, and so does a
-    message that quotes the data raw (a schedule family with a line break in it would break the report's lines)."""
+    """Run a constructor on imported data; a type error from odd input becomes a one-line row error."""
     try:
         return build()
-    except LrrecError as exc:
-        if str(exc).isprintable():
-            raise
-        raise type(exc)(_printable(str(exc))) from None
+    except LrrecError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
-        raise InvalidValueError(_printable(f"{what}: {exc}")) from None
-
-
-def _printable(text: str) -> str:
-    """`text` with line breaks and other unprintable characters escaped as in Python (\\n, \\x00, \\u2028)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        raise InvalidValueError(f"{what}: {exc}") from None
 
 
 def best_of(values: list[float | None], direction: str) -> float | None:

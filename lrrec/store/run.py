@@ -20,8 +20,7 @@ from lrrec import __version__
 from lrrec.errors import InvalidValueError, unknown_name
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
-from lrrec.store.interchange import STATUSES, RowParser, best_of
-from lrrec.store.upkeep import utc_now
+from lrrec.store.interchange import STATUSES, RowParser, best_of, utc_now
 from lrrec.store.writer import curve_row, insert_rows
 
 if TYPE_CHECKING:

@@ -78,6 +78,13 @@ def chosen_store_path(path: str | os.PathLike[str] | None = None) -> Path:
     return chosen.resolve() if chosen.is_symlink() else chosen
 
 
+def require_existing(path: Path) -> None:
+    """Refuse a store path with no file behind it (a typo must not become a new, empty store)."""
+    if not path.exists():
+        raise StoreError(f"no store at {path}; check the path, or make a new store there with "
+                         f"`lrrec store init --store {path}`")
+
+
 def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S,
                create: bool = True) -> Store:
     """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder.
@@ -85,9 +92,8 @@ def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float
     With `create=False` a missing store is an error, so a mistyped path never becomes a new, empty store.
     """
     store = Store(chosen_store_path(path), lock_timeout_s)
-    if not create and not store.path.exists():
-        raise StoreError(f"no store at {store.path}; check the path, or make a new store there with "
-                         f"`lrrec store init --store {store.path}`")
+    if not create:
+        require_existing(store.path)
     store.ensure_schema()
     return store
 

@@ -11,10 +11,10 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import InvalidValueError
+from lrrec.store.interchange import utc_now
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,11 +27,6 @@ _RUNNING_SQL = """SELECT r.run_id, t.name, o.host, o.pid, o.heartbeat_at FROM ru
 _SELECTED_SQL = """SELECT r.run_id, t.name AS task, s.name AS schedule, r.source, r.status, b.batch_id
                    FROM runs r JOIN tasks t USING (task_id) JOIN schedules s USING (config_id)
                    LEFT JOIN ingest_batches b USING (run_id) WHERE {where} ORDER BY r.created_at, r.run_id"""
-
-
-def utc_now() -> datetime:
-    """The store's clock: naive UTC, as its TIMESTAMP columns hold it."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def owner_row(run_id: str) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
@@ -11,7 +10,7 @@ import duckdb
 from lrrec.fields import JsonObject
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
-from lrrec.store.interchange import FIELDS, RunRecord, canonical_json
+from lrrec.store.interchange import FIELDS, RunRecord, canonical_json, utc_now
 
 _JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if isinstance(kind, JsonObject))
 
@@ -38,7 +37,7 @@ def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord],
     insert_rows(con, "runs", [run_row(r) for r in new])
     insert_rows(con, "curves", [curve_row(r.run_id, p) for r in new for p in r.curves])
     if batch_id is not None:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = utc_now()
         insert_rows(con, "ingest_batches", [{"run_id": r.run_id, "batch_id": batch_id, "ingested_at": now}
                                             for r in new])
     return len(new), total - len(new)
