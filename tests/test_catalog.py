@@ -12,7 +12,9 @@ from lrrec.runners.tasks import get_task, load_data
 
 
 @pytest.mark.parametrize("task_name", ["digits/mlp", "digits/cnn", "mnist1d/mlp", "mnist1d/cnn1d",
-                                       "breast_cancer/mlp", "wine/mlp"])
+                                       "breast_cancer/mlp", "wine/mlp", "mnist5k/mlp", "gunpoint/mlp",
+                                       "italypower/mlp", "arrowhead/mlp", "osuleaf/mlp", "basicmotions/mlp",
+                                       "japanesevowels/mlp"])
 def test_catalog_matches_measured_small_tasks(task_name):
     task = get_task(task_name)
     measured = measure(task, load_data(task_name, None))

@@ -36,10 +36,19 @@ def test_population_equals_one_by_one(task_name, device, rtol):
         np.testing.assert_allclose([r.val_metric for r in pop.curve], [r.val_metric for r in alone.curve], atol=0.01)
 
 
-def test_population_refuses_models_with_normalisation_and_non_sgd():
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adam_and_adamw_populations_equal_one_by_one(optimizer):
+    task = get_task("digits/mlp")
+    budget = replace(task.budget, epochs=2, optimizer=optimizer, weight_decay=0.01)  # large: decay rules differ
+    configs = [ScheduleConfig.create("cosine", lr=3e-3), ScheduleConfig.create("constant", lr=1e-3)]
+    together = train_population(task, configs, budget, seed=1)
+    for config, pop in zip(configs, together):
+        alone = train(task, config, budget, seed=1)
+        assert pop.status == alone.status == "finished"
+        np.testing.assert_allclose([r.val_loss for r in pop.curve], [r.val_loss for r in alone.curve], rtol=1e-4)
+
+
+def test_population_refuses_models_with_normalisation():
     with pytest.raises(LrrecError, match="population mode: .*needs_data_root|not a small built-in"):
         train_population(get_task("cifar10/wrn-16-4"), [ScheduleConfig.create("cosine")],
                          get_task("cifar10/wrn-16-4").budget, seed=0)
-    task = get_task("digits/mlp")
-    with pytest.raises(LrrecError, match="SGD only"):
-        train_population(task, [ScheduleConfig.create("cosine")], replace(task.budget, optimizer="adam"), seed=0)

@@ -8,7 +8,7 @@ import torch
 from sklearn import datasets
 from sklearn.preprocessing import StandardScaler
 
-from lrrec.runners.data import _split, load_sklearn
+from lrrec.runners.data import split_fixed, load_sklearn
 from lrrec.runners.tasks import load_data
 
 SIZES = {"digits/mlp": (1438, 359), "digits/cnn": (1438, 359), "breast_cancer/mlp": (455, 114),
@@ -31,7 +31,7 @@ def test_split_keeps_its_sizes_and_the_class_shares(task_name):
 def test_tabular_features_are_standardised_with_training_statistics(name, loader):
     data = load_sklearn(name)
     x, y = loader(return_X_y=True)
-    raw = _split(x.astype(np.float32), y, standardise=False)  # the same rows, untransformed
+    raw = split_fixed(x.astype(np.float32), y, standardise=False)  # the same rows, untransformed
     scaler = StandardScaler().fit(raw.x_train.numpy())
     assert data.x_train.mean(0).abs().max() < 1e-5 and (data.x_train.std(0, correction=0) - 1).abs().max() < 1e-4
     np.testing.assert_allclose(data.x_val.numpy(), scaler.transform(raw.x_val.numpy()), rtol=1e-4, atol=1e-4)
@@ -42,9 +42,9 @@ def test_validation_rows_do_not_change_the_transformed_training_rows():
     rng = np.random.default_rng(1)
     y = np.repeat(np.arange(3), 20)
     x = np.column_stack([np.arange(len(y)), rng.normal(size=(len(y), 4))]).astype(np.float32)
-    val_rows = _split(x, y, standardise=False).x_val[:, 0].long().numpy()
+    val_rows = split_fixed(x, y, standardise=False).x_val[:, 0].long().numpy()
     shifted = x.copy()
     shifted[val_rows, 1:] = shifted[val_rows, 1:] * 50 + 100
-    before, after = _split(x, y, standardise=True), _split(shifted, y, standardise=True)
+    before, after = split_fixed(x, y, standardise=True), split_fixed(shifted, y, standardise=True)
     assert torch.equal(before.x_train, after.x_train)
     assert not torch.equal(before.x_val, after.x_val)

@@ -43,7 +43,7 @@ class TensorData:
         return tuple(self.x_train.shape[1:])
 
 
-def _split(x: np.ndarray, y: np.ndarray, standardise: bool, val_frac: float = 0.2, seed: int = 0) -> TensorData:
+def split_fixed(x: np.ndarray, y: np.ndarray, standardise: bool, val_frac: float = 0.2, seed: int = 0) -> TensorData:
     """A fixed stratified split (fixed seed, so every run of a task sees the same data).
 
     With `standardise`, features are centred and scaled by the training part's statistics, applied to both parts.
@@ -72,7 +72,7 @@ def load_sklearn(name: str, image: bool = False) -> TensorData:
         x = x / 16.0
         if image:
             x = x.reshape(-1, 1, 8, 8)
-    return _split(x, bunch.target.astype(np.int64), standardise=name != "digits")
+    return split_fixed(x, bunch.target.astype(np.int64), standardise=name != "digits")
 
 
 def load_mnist1d(seed: int = 0) -> TensorData:

