@@ -81,20 +81,20 @@ def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str
 
 
 def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
-    """Per-task normalised regret of the recommender and its baselines (the `lrrec evaluate` figure)."""
+    """Top-1 normalised regret per method over the held-out groups, one panel per evaluation (the `lrrec evaluate`
+    figure): boxes show the spread, not just the median."""
     plt = pyplot()
 
-    tasks = [row["task"] for row in report["tasks"]]
-    methods = list(report["median_regret"])
-    fig, ax = plt.subplots(figsize=(max(8, len(tasks) * 0.9), 4.5))
-    width = 0.8 / len(methods)
-    for i, method in enumerate(methods):
-        values = [row["regret"].get(method, float("nan")) for row in report["tasks"]]
-        ax.bar([t + i * width for t in range(len(tasks))], values, width, label=method)
-    ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tasks))], tasks, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("normalised regret of the top-1 pick")
-    ax.set_title("leave-one-task-out: lower is better")
-    ax.legend(fontsize=7, ncol=2)
+    panels = [(key, title) for key, title in (("own", "leave-one-task-out (own)"),
+                                              ("literature", "leave-one-source-out (literature)")) if report[key]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        groups = [g for g in report["groups"] if (g["origin"] == "own") == (key == "own")]
+        methods = ["lrrec", "expert_order", "global_default", "random"]
+        ax.boxplot([[g["regret"][m] for g in groups if m in g["regret"]] for m in methods], showmeans=True)
+        ax.set_xticks(range(1, len(methods) + 1), methods, rotation=20, fontsize=8)
+        ax.set_ylabel("normalised regret of the top-1 pick")
+        ax.set_title(f"{title}: {len(groups)} groups, lower is better", fontsize=9)
     fig.tight_layout()
     save_and_close(fig, out)
 

@@ -82,28 +82,37 @@ def test_lr_is_rescaled_to_the_batch_size(trained_store):
     assert "no similar adam run" in adam.adjustments[0]
 
 
-def test_nothing_similar_says_so_and_falls_back(tmp_path):
+def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_so(tmp_path):
     store = open_store(tmp_path / "surfaces.duckdb")
     sweep(store, ["surface/saddle"], ["cosine", "constant"], seeds=1, lr_grid=[0.01, 0.1], epochs=50)
     target = TaskFingerprint(name="text/transformer", dataset="text", model="transformer", n_train=10**8,
                              n_classes=50000, input_numel=2048, n_params=10**9, forward_flops=1e12, depth=48,
                              has_norm=True, has_residual=True)
-    with open_store(tmp_path / "surfaces.duckdb").transaction() as con:
-        con.execute("DELETE FROM runs WHERE source = 'literature'")
-    rec = suggest(store, target)
+    rec = suggest(store, target, top=20)
     assert rec.fallback is not None and "no task in the store is similar" in rec.fallback
-    assert rec.suggestions[0].config["name"] == "warmup_cosine" and rec.suggestions[0].confidence == "none"
+    assert "ranked by the prior learned over all" in rec.fallback
+    shapes = [s.config["name"] for s in rec.suggestions]
+    assert len(shapes) == len(set(shapes)) >= 5  # every shape the store knows, not one default
+    assert all(s.confidence == "low" and s.score_interval[1] - s.score_interval[0] > 0.3 for s in rec.suggestions)
+    scores = [s.expected_score for s in rec.suggestions]
+    assert scores == sorted(scores, reverse=True)
+    with open_store(tmp_path / "surfaces.duckdb").transaction() as con:
+        con.execute("DELETE FROM curves")
+        con.execute("DELETE FROM runs")
+    empty = suggest(store, target)  # nothing at all to learn from: the stated default
+    assert "holds no comparable runs" in empty.fallback and empty.suggestions[0].config["name"] == "warmup_cosine"
 
 
-def test_evaluate_reports_every_method_per_task_with_regrets_in_range(trained_store):
-    report = evaluate(trained_store)
-    names = [row["task"] for row in report["tasks"]]
-    assert names == ["breast_cancer/mlp", "digits/mlp", "wine/mlp"]
-    for row in report["tasks"]:
-        assert {"lrrec", "global_default", "random", "default_smooth"} <= set(row["regret"])
-        assert all(0.0 <= r <= 1.0 for r in row["regret"].values())
-        assert row["regret_top3"]["lrrec"] <= row["regret"]["lrrec"]
-    assert report["median_regret"]["lrrec"] <= report["median_regret"]["random"]
+def test_evaluate_reports_every_method_per_group_with_regrets_in_range(trained_store):
+    report = evaluate(trained_store, literature=False)
+    assert sorted({g.task for g in report.own}) == ["breast_cancer/mlp", "digits/mlp", "wine/mlp"]
+    for group in report.own:
+        assert {"lrrec", "global_default", "random", "expert_order", "always_cosine"} <= set(group.regret)
+        assert all(0.0 <= r <= 1.0 for r in group.regret.values())
+        assert 0 <= group.covered <= group.cells == group.candidates
+    summary = report.to_dict()["own"]
+    assert summary["median_regret"]["lrrec"] <= summary["median_regret"]["random"]
+    assert 0.0 <= summary["coverage"] <= 1.0
 
 
 def test_a_task_with_a_single_run_neither_breaks_evaluate_nor_counts(trained_store, tmp_path):
@@ -112,17 +121,40 @@ def test_a_task_with_a_single_run_neither_breaks_evaluate_nor_counts(trained_sto
                                 "final_metric": 0.9, "epochs": 20}) + "\n")
     shutil.copy(trained_store.path, tmp_path / "copy.duckdb")  # leave the shared fixture as it is
     store = open_store(tmp_path / "copy.duckdb")
-    before = evaluate(store)
+    before = evaluate(store, literature=False).to_dict()["own"]
     ingest(store, [str(rows)])
-    after = evaluate(store)
-    assert after["median_regret"] == before["median_regret"]
+    after = evaluate(store, literature=False).to_dict()["own"]
+    assert after["median_regret"] == before["median_regret"] and after["groups"] == before["groups"]
+
+
+def test_leave_one_source_out_holds_out_every_row_of_a_paper(tmp_path, monkeypatch):
+    """While a paper is held out, the model never sees any of its rows: its predictions equal those of a store
+    without that paper."""
+    from lrrec.recommender import evaluate as evaluation
+
+    store = open_store(tmp_path / "fresh.duckdb")
+    experience = load_experience(store)
+    seen_training = []
+    real = evaluation.evaluate_group
+
+    def spy(training, defaults, task_id, origin, group, target_experience, settings):
+        seen_training.append((origin, {training.origin(t) for t in training.by_task}))
+        return real(training, defaults, task_id, origin, group, target_experience, settings)
+
+    monkeypatch.setattr(evaluation, "evaluate_group", spy)
+    report = evaluation.evaluate(experience=experience)
+    sources = {r.origin for r in report.literature}
+    assert len(sources) >= 8
+    for origin, training_origins in seen_training:
+        assert origin not in training_origins or origin == "own"
+    assert all(origin != "own" for origin in sources)
 
 
 def test_on_the_shipped_corpus_lrrec_beats_the_best_global_default(tmp_path):
     store = open_store(tmp_path / "fresh.duckdb")  # a new store holds the shipped corpus
-    report = evaluate(store)
-    assert len(report["tasks"]) >= 8
-    assert report["median_regret"]["lrrec"] < report["median_regret"]["global_default"]
+    summary = evaluate(store, literature=False).to_dict()["own"]
+    assert summary["groups"] >= 8
+    assert summary["median_regret"]["lrrec"] < summary["median_regret"]["global_default"]
 
 
 def test_cli_suggest_json_and_errors(trained_store):
@@ -145,11 +177,11 @@ def test_cli_suggest_text_shows_each_suggestion_with_its_evidence(trained_store)
     starts = [i for i, line in enumerate(lines) if re.match(r"\d\. \w+ \(\w+\)  lr=", line)]
     assert len(starts) == 2 and starts[0] == 2
     first = lines[starts[0]:starts[1]]
-    assert first[1].startswith("   expected score ") and "(1 = best on similar tasks)" in first[1]
+    assert first[1].startswith("   expected score ") and ", 80% interval " in first[1]
     assert first[2].startswith("   confidence ") and ", P(beats #2) " in first[2]
     evidence = [line for line in first if line.startswith("   evidence: ")]
     assert evidence and all(re.fullmatch(r"   evidence: \S+ \(similarity \d\.\d\d\): val_accuracy \S+ at lr \S+, "
-                                         r"4 epochs, 1 finished run\(s\), lrrec", line) for line in evidence)
+                                         r"4 epochs, sgd, 1 finished run\(s\), lrrec", line) for line in evidence)
     assert first[-2].startswith("   adjusted: lr ") and "at another epoch budget, weighted down" in first[-2]
     assert first[-1] == "   adjusted: budget: durations are fractions of the 20-epoch budget"
     assert "P(beats" not in lines[starts[1] + 2]  # the last suggestion has none to beat
@@ -165,8 +197,8 @@ def test_cli_suggest_text_says_when_it_falls_back(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1:] == [
         "nearest tasks: ",
-        "note: no task in the store is similar to wine/mlp; falling back to lrrec's default, warmup_cosine with a "
-        "5% warmup, not a learned recommendation",
+        "note: no task in the store is similar to wine/mlp, and it holds no comparable runs; falling back to "
+        "lrrec's default, warmup_cosine with a 5% warmup",
         "1. warmup_cosine (warmup)  lr=0.025 warmup_frac=0.05 start_factor=0.0 min_lr_ratio=0.0",
         "   expected score: none (no evidence; a default to start from)",
         "   confidence none",

@@ -8,7 +8,7 @@ import torch
 from sklearn import datasets
 from sklearn.preprocessing import StandardScaler
 
-from lrrec.runners.data import split_fixed, load_sklearn
+from lrrec.runners.data import load_sklearn, split_fixed
 from lrrec.runners.tasks import load_data
 
 SIZES = {"digits/mlp": (1438, 359), "digits/cnn": (1438, 359), "breast_cancer/mlp": (455, 114),

@@ -43,7 +43,7 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
     if rec.fallback:
         click.echo(f"note: {rec.fallback}")
     for s in rec.suggestions:
-        for line in _suggestion_lines(s, rec.fallback):
+        for line in _suggestion_lines(s):
             click.echo(line)
 
 
@@ -55,16 +55,19 @@ def _task_line(task: dict[str, Any]) -> str:
         f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}" for k, v in features if v is not None)
 
 
-def _suggestion_lines(s: Suggestion, fallback: str | None) -> list[str]:
+def _suggestion_lines(s: Suggestion) -> list[str]:
     """A suggestion: its config, expected score (and metric), confidence, evidence and adjustments."""
     cfg = s.config
     params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
     warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
-    score = (f"   expected score {s.expected_score:.2f} +- {s.score_sd:.2f} (1 = best on similar tasks)"
-             if not fallback else "   expected score: none (no evidence; a default to start from)")
+    low, high = s.score_interval
+    score = (f"   expected score {s.expected_score:.2f}, 80% interval {low:.2f}..{high:.2f} (1 = the best config of a "
+             f"comparison, 0 = the worst)" if s.confidence != "none" else
+             "   expected score: none (no evidence; a default to start from)")
     if s.expected_metric:
         m = s.expected_metric
-        score += f"; {m['name']} {m['value']:.4g} +- {m['sd']:.2g} on {', '.join(m['from'])}"
+        spread = f" +- {m['sd']:.2g} over {m['n']} results" if m["sd"] is not None else " (1 result)"
+        score += f"; {m['name']} {m['value']:.4g}{spread}"
     odds = f", P(beats #{s.rank + 1}) {s.p_beats_next:.2f}" if s.p_beats_next is not None else ""
     return [f"{s.rank}. {cfg['name']} ({cfg['family']})  lr={cfg['lr']:g} {params}{warm}", score,
             f"   confidence {s.confidence}{odds}", *map(_evidence_line, s.evidence),
@@ -77,44 +80,58 @@ def _evidence_line(e: dict[str, Any]) -> str:
     runs = f"{e['finished']} finished run(s)" + (f", {e['diverged']} diverged" if e["diverged"] else "")
     budget = f", {e['epochs']} epochs" if e["epochs"] else ""
     return (f"   evidence: {e['task']} (similarity {e['similarity']:.2f}): {e['metric_name']} {metric} "
-            f"at lr {e['lr']:g}{budget}, {runs}, {e['source']}")
+            f"at lr {e['lr']:g}{budget}, {e['optimizer']}, {runs}, {e['source_ref'] or e['source']}")
 
 
 @click.command("evaluate")
 @store_option
 @json_option
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write a PNG of the regrets.")
-def evaluate_command(store_path: str | None, as_json: bool, plot: str | None) -> None:
-    """Leave-one-task-out evaluation of the recommender against its baselines."""
+@click.option("--own-only", is_flag=True, help="Leave-one-task-out on own experience only (skip the literature).")
+def evaluate_command(store_path: str | None, as_json: bool, plot: str | None, own_only: bool) -> None:
+    """Out-of-sample evaluation of the recommender against its baselines: leave-one-task-out on own experience,
+    leave-one-source-out on the literature."""
     from lrrec.recommender.evaluate import evaluate
 
     if plot:
         from lrrec.plots import check_png_path
 
         check_png_path(plot, "--plot")  # before the work, not after it
-    report = evaluate(open_cli_store(store_path, reading=True, announce=not as_json))
-    if not report["tasks"]:
-        raise InvalidValueError("no task in the store has enough runs to evaluate (need 12 configs over 3 families); "
-                                "run `lrrec sweep` first")
+    report = evaluate(open_cli_store(store_path, reading=True, announce=not as_json), literature=not own_only)
+    if not report.own and not report.literature:
+        raise InvalidValueError("no task in the store has two comparable runs to evaluate; run `lrrec sweep` first")
+    data = report.to_dict()
     if plot:
         from lrrec.plots import plot_regrets
 
-        plot_regrets(report, plot)
+        plot_regrets(data, plot)
     if as_json:
-        emit_json(report)
+        emit_json(data)
         return
-    methods = list(report["median_regret"])
-    click.echo("top-1 regret per held-out task (0 = its best config, 1 = its worst)")
-    click.echo("family columns: that family's default config; global: the best default overall")
-    click.echo(f"{'task':<22}" + "".join(f"{_method_label(m):>9}" for m in methods))
-    for row in report["tasks"]:
-        click.echo(f"{row['task'][:21]:<22}" + "".join(
-            f"{row['regret'][m]:>9.3f}" if m in row["regret"] else f"{'-':>9}" for m in methods))
-    click.echo(f"{'median':<22}" + "".join(f"{report['median_regret'][m]:>9.3f}" for m in methods))
-    click.echo(f"median best-of-top-3 regret (lrrec): {report['median_regret_top3']['lrrec']:.3f}; "
-               f"median family rank correlation: {report['median_family_spearman']:.3f}")
+    for key, title in (("own", "leave-one-task-out on own experience"),
+                       ("literature", "leave-one-source-out on the literature")):
+        if data[key]:
+            for line in _summary_lines(title, data[key]):
+                click.echo(line)
+    if data["by_source"]:
+        click.echo("per held-out source (median top-1 regret lrrec / expert order; mean Spearman lrrec / expert):")
+        for source, summary in data["by_source"].items():
+            regret, rho = summary["median_regret"], summary["mean_spearman"]
+            rhos = f"{rho['lrrec']:+.2f} / {rho['expert_order']:+.2f}" if "lrrec" in rho else "-"
+            click.echo(f"  {source:<20} {summary['groups']:>3} groups  {regret['lrrec']:.3f} / "
+                       f"{regret['expert_order']:.3f}   {rhos}")
 
 
-def _method_label(method: str) -> str:
-    """A column label of at most 8 characters: `default_piecewise` -> `piecewis`, `global_default` -> `global`."""
-    return method.removeprefix("default_").removesuffix("_default")[:8]
+def _summary_lines(title: str, summary: dict[str, Any]) -> list[str]:
+    """One evaluation's figures: regret per method (median, mean), shape-ranking Spearman, interval coverage."""
+    lines = [f"{title}: {summary['groups']} comparison groups; top-1 normalised regret (0 = the group's best)",
+             f"  {'method':<22}{'median':>8}{'mean':>8}"]
+    lines += [f"  {m:<22}{summary['median_regret'][m]:>8.3f}{summary['mean_regret'][m]:>8.3f}"
+              for m in summary["median_regret"]]
+    for method, rho in summary["mean_spearman"].items():
+        quartiles = summary["spearman_quartiles"].get(method)
+        spread = f" (quartiles {', '.join(f'{q:+.2f}' for q in quartiles)})" if quartiles else ""
+        lines.append(f"  shape-ranking Spearman, {method}: mean {rho:+.3f}{spread}")
+    if summary["coverage"] is not None:
+        lines.append(f"  80% intervals cover {summary['coverage']:.1%} of held-out outcomes")
+    return lines

@@ -1,8 +1,14 @@
-"""`evaluate`: leave-one-task-out over the store, for the model and its baselines.
+"""`evaluate`: out-of-sample checks of the model against baselines, in one run.
 
-For each task with enough runs: hide it, let each method pick among the configs that task actually ran (so
-every pick has a measured outcome), and score the pick by normalised regret (0 = the task's best config,
-1 = its worst). Baselines: one global best default config, each family's default schedule, random choice.
+- **Leave-one-task-out** on own experience (runs lrrec or a user trained): hide one task, predict each of its
+  comparison groups (one optimizer and budget) from the rest.
+- **Leave-one-source-out** on the literature: hide every result of one paper, predict each of its comparisons
+  from the rest (own experience and the other papers).
+In each group every method picks among the configs the group actually ran (so every pick has a measured outcome),
+scored by normalised regret (0 = the group's best, 1 = its worst). Baselines: the fixed expert order of shapes,
+the best global default config, each shape as a fixed choice, random. Metrics: top-1 regret, the Spearman
+correlation of the predicted and actual shape ranking (groups with 3+ shapes), and the coverage of the 80 %
+intervals of every held-out config's normalised score.
 """
 
 from __future__ import annotations
@@ -10,130 +16,172 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lrrec.recommender.experience import Cell, Experience, arm_key, load_experience
-from lrrec.recommender.ranking import ModelSettings, candidate_score, estimate, score_of
-from lrrec.schedules import FAMILY_DEFAULTS, ScheduleConfig
+from lrrec.recommender.experience import Cell, Experience, load_experience
+from lrrec.recommender.ranking import DEFAULT_LR, ModelSettings, estimate, optimizer_class, predict, score_of
+from lrrec.recommender.shapes import EXPERT_RANK, SHAPE_DEFAULTS
+from lrrec.recommender.stats import spearman
 
 if TYPE_CHECKING:
     from lrrec.store.store import Store
 
-MIN_CELLS = 12
-MIN_FAMILIES = 3
+MIN_CANDIDATES = 2
+BASELINES = ("expert_order", "global_default", "random")
 
 
 @dataclass
-class TaskResult:
-    """One held-out task's regrets (top-1, best of top-3) per method, and the family rank correlation."""
+class GroupResult:
+    """One held-out comparison: each method's top-1 regret, the shape-ranking correlations, interval hits."""
 
     task: str
+    origin: str  # "own" or the literature source key
+    optimizer: str
+    epochs: int | None
     candidates: int
     regret: dict[str, float] = field(default_factory=dict)
-    regret_top3: dict[str, float] = field(default_factory=dict)
-    family_spearman: float | None = None
+    spearman: dict[str, float] = field(default_factory=dict)  # lrrec and expert_order, with 3+ shapes
+    covered: int = 0  # held-out configs whose outcome fell in its 80 % interval
+    cells: int = 0
 
 
-def _regret(cell: Cell) -> float:
-    return 1.0 - score_of(cell)
+@dataclass
+class Summary:
+    """Figures over a set of groups: per method, the median and mean top-1 regret and the mean Spearman."""
+
+    groups: int
+    median_regret: dict[str, float]
+    mean_regret: dict[str, float]
+    mean_spearman: dict[str, float]
+    spearman_quartiles: dict[str, list[float]]
+    coverage: float | None
+
+    @classmethod
+    def of(cls, results: list[GroupResult]) -> Summary:
+        methods = sorted({m for r in results for m in r.regret}, key=lambda m: (m != "lrrec", m))
+        regrets = {m: [r.regret[m] for r in results if m in r.regret] for m in methods}
+        rhos = {m: [r.spearman[m] for r in results if m in r.spearman] for m in ("lrrec", "expert_order")}
+        cells = sum(r.cells for r in results)
+        return cls(len(results), {m: statistics.median(v) for m, v in regrets.items()},
+                   {m: statistics.fmean(v) for m, v in regrets.items()},
+                   {m: statistics.fmean(v) for m, v in rhos.items() if v},
+                   {m: [round(q, 3) for q in statistics.quantiles(v, n=4)] for m, v in rhos.items() if len(v) > 1},
+                   sum(r.covered for r in results) / cells if cells else None)
 
 
-def _spearman(a: list[float], b: list[float]) -> float | None:
-    if len(a) < 3:
-        return None
+@dataclass
+class EvaluationReport:
+    """`lrrec evaluate`: leave-one-task-out on own experience, leave-one-source-out on the literature."""
 
-    def ranks(values: list[float]) -> list[float]:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
+    own: list[GroupResult]
+    literature: list[GroupResult]
+    settings: ModelSettings
 
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    var = math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
-    return cov / var if var else None
+    def to_dict(self) -> dict[str, Any]:
+        by_source: defaultdict[str, list[GroupResult]] = defaultdict(list)
+        for r in self.literature:
+            by_source[r.origin].append(r)
+        return {"own": asdict(Summary.of(self.own)) if self.own else None,
+                "literature": asdict(Summary.of(self.literature)) if self.literature else None,
+                "by_source": {s: asdict(Summary.of(rs)) for s, rs in sorted(by_source.items())},
+                "groups": [asdict(r) for r in self.own + self.literature],
+                "settings": {**asdict(self.settings), "length_scales": dict(self.settings.length_scales)}}
 
 
-def _global_default(training: Experience, candidates: list[Cell]) -> Cell:
-    """The candidate whose config has the best mean score over the training tasks that ran it."""
-    scores: dict[str, list[float]] = defaultdict(list)
-    for cells in training.by_task.values():  # scored cells only (a lone outcome compares nothing)
+def _groups(cells: Iterable[Cell]) -> list[list[Cell]]:
+    by: defaultdict[tuple, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        by[cell.group].append(cell)
+    return [g for g in by.values() if len(g) >= MIN_CANDIDATES]
+
+
+def _mean_regret(cells: list[Cell]) -> float:
+    return statistics.fmean(1.0 - score_of(c) for c in cells)
+
+
+def _fixed_choice(group: list[Cell], shape: str) -> list[Cell]:
+    """What "always use this shape" picks: its default schedule if the group ran it, at the LR closest to lrrec's
+    default for the optimizer (all such configs, as ties)."""
+    cells = [c for c in group if c.shape == shape]
+    preferred = [c for c in cells if c.schedule == SHAPE_DEFAULTS.get(shape, ("",))[0]] or cells
+    default = DEFAULT_LR[optimizer_class(group[0].optimizer)]
+    distance = {c.config_id: abs(math.log(c.lr / default)) for c in preferred}
+    closest = min(distance.values())
+    return [c for c in preferred if distance[c.config_id] <= closest + 1e-9]
+
+
+def _best_shapes(cells: list[Cell]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for c in cells:
+        best[c.shape] = max(best.get(c.shape, 0.0), score_of(c))
+    return best
+
+
+def global_default(training: Experience) -> dict[str, float]:
+    """Each config's mean score over the training groups that ran it (the best is the global default)."""
+    scores: defaultdict[str, list[float]] = defaultdict(list)
+    for cells in training.by_task.values():
         for cell in cells:
             scores[cell.config_id].append(score_of(cell))
-    rated = [c for c in candidates if c.config_id in scores]
-    if not rated:
-        return candidates[0]
-    return max(rated, key=lambda c: (statistics.fmean(scores[c.config_id]), len(scores[c.config_id])))
+    return {k: statistics.fmean(v) for k, v in scores.items()}
 
 
-def _family_default(family: str, candidates: list[Cell]) -> Cell | None:
-    """The family's representative schedule at default parameters, at the candidate LR closest to 0.1."""
-    default = ScheduleConfig.create(FAMILY_DEFAULTS[family])
-    arm = arm_key(default.name, dict(default.params), None)
-    same = [c for c in candidates if c.arm == arm]
-    if not same:
-        return None
-    return min(same, key=lambda c: abs(math.log10(c.lr) - math.log10(default.lr)))
-
-
-def evaluate_task(experience: Experience, task_id: str, settings: ModelSettings) -> TaskResult:
-    """Hold out `task_id` and score every method on it."""
-    training = experience.without(task_id)
-    target = experience.tasks[task_id]
-    candidates = experience.by_task[task_id]
-    optimizer = candidates[0].optimizer
-    estimates = estimate(training, target, optimizer, candidates[0].batch_size, settings, candidates[0].epochs)
-    ranked = sorted(candidates, key=lambda c: (-candidate_score(estimates, c, settings), c.config_id))
-    result = TaskResult(target.name, len(candidates))
-    result.regret["lrrec"] = _regret(ranked[0])
-    result.regret_top3["lrrec"] = min(_regret(c) for c in ranked[:3])
-    result.regret["global_default"] = _regret(_global_default(training, candidates))
-    for family in FAMILY_DEFAULTS:
-        pick = _family_default(family, candidates)
-        if pick is not None:
-            result.regret[f"default_{family}"] = _regret(pick)
-    result.regret["random"] = statistics.fmean(_regret(c) for c in candidates)
-    actual: dict[str, float] = defaultdict(float)
-    for cell in candidates:
-        actual[cell.family] = max(actual[cell.family], score_of(cell))
-    families = [f for f in actual if f in estimates.families]
-    result.family_spearman = _spearman([estimates.families[f] for f in families], [actual[f] for f in families])
+def evaluate_group(training: Experience, defaults: dict[str, float], task_id: str, origin: str, group: list[Cell],
+                   target_experience: Experience, settings: ModelSettings) -> GroupResult:
+    """Score every method on one held-out comparison group."""
+    first = group[0]
+    target = target_experience.tasks[task_id]
+    estimates = estimate(training, target, first.optimizer, first.batch_size, settings, first.epochs)
+    views = {c.config_id: predict(estimates, c, settings) for c in group}
+    result = GroupResult(target.name, origin, first.optimizer, first.epochs, len(group), cells=len(group))
+    ranked = sorted(group, key=lambda c: (-views[c.config_id].score, c.config_id))
+    result.regret["lrrec"] = 1.0 - score_of(ranked[0])
+    top_rank = min(EXPERT_RANK.get(c.shape, 9) for c in group)
+    result.regret["expert_order"] = _mean_regret([c for c in group if EXPERT_RANK.get(c.shape, 9) == top_rank])
+    rated = [c for c in group if c.config_id in defaults]
+    result.regret["global_default"] = 1.0 - score_of(max(rated, key=lambda c: defaults[c.config_id])) if rated \
+        else _mean_regret(group)
+    for shape in {c.shape for c in group}:
+        result.regret[f"always_{shape}"] = _mean_regret(_fixed_choice(group, shape))
+    result.regret["random"] = _mean_regret(group)
+    actual = _best_shapes(group)
+    if len(actual) >= 3:
+        shapes = sorted(actual)
+        predicted = {s: max(views[c.config_id].score for c in group if c.shape == s) for s in shapes}
+        for method, guess in (("lrrec", [predicted[s] for s in shapes]),
+                              ("expert_order", [-float(EXPERT_RANK.get(s, 9)) for s in shapes])):
+            rho = spearman(guess, [actual[s] for s in shapes])
+            if rho is not None:
+                result.spearman[method] = rho
+    for c in group:
+        low, high = views[c.config_id].interval(settings.sd_scale)
+        result.covered += int(low <= score_of(c) <= high)
     return result
 
 
-def evaluable_tasks(experience: Experience) -> list[str]:
-    """Tasks with enough cells and families to be scored."""
-    return sorted((tid for tid, cells in experience.by_task.items()
-                   if len(cells) >= MIN_CELLS and len({c.family for c in cells}) >= MIN_FAMILIES),
-                  key=lambda tid: experience.tasks[tid].name)
-
-
 def evaluate(store: Store | None = None, settings: ModelSettings = ModelSettings(),
-             experience: Experience | None = None) -> dict[str, Any]:
-    """Leave-one-task-out over every evaluable task (of `experience`, or else of `store`); per-task results and
-    medians per method."""
+             experience: Experience | None = None, literature: bool = True) -> EvaluationReport:
+    """Leave-one-task-out over own tasks and (with `literature`) leave-one-source-out over the literature."""
     if experience is None:
         if store is None:
             raise TypeError("evaluate() needs a store or an experience")
         experience = load_experience(store)
-    results = [evaluate_task(experience, tid, settings) for tid in evaluable_tasks(experience)]
-    methods = sorted({m for r in results for m in r.regret}, key=lambda m: (m != "lrrec", m))
-    median = {m: statistics.median([r.regret[m] for r in results if m in r.regret]) for m in methods}
-    spearman = [r.family_spearman for r in results if r.family_spearman is not None]
-    return {
-        "tasks": [r.__dict__ for r in results],
-        "median_regret": median,
-        "median_regret_top3": {"lrrec": statistics.median([r.regret_top3["lrrec"] for r in results])}
-        if results else {},
-        "median_family_spearman": statistics.median(spearman) if spearman else None,
-        "settings": settings.__dict__,
-    }
+    folds: defaultdict[str, list[str]] = defaultdict(list)  # held out together
+    for tid in experience.by_task:
+        origin = experience.origin(tid)
+        folds[tid if origin == "own" else origin].append(tid)
+    own: list[GroupResult] = []
+    published: list[GroupResult] = []
+    for _fold, task_ids in sorted(folds.items()):
+        origin = experience.origin(task_ids[0])
+        if origin != "own" and not literature:
+            continue
+        training = experience.without(set(task_ids))
+        defaults = global_default(training)
+        for tid in sorted(task_ids, key=lambda t: experience.tasks[t].name):
+            for group in _groups(experience.by_task[tid]):
+                result = evaluate_group(training, defaults, tid, origin, group, experience, settings)
+                (own if origin == "own" else published).append(result)
+    return EvaluationReport(own, published, settings)

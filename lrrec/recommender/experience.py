@@ -1,7 +1,8 @@
 """The recommender's view of the store: one `Cell` per (task, schedule config, budget), seeds aggregated.
 
 The store aggregates its runs into cells in one query (fast on 100,000 runs); tasks whose features it lacks
-(literature rows name only "dataset/model") are completed from the catalog.
+(literature rows name only "dataset/model") are completed from the catalog. Cells compare only within their
+group: one task (a literature task is one paper's table), metric, budget, batch size and optimizer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lrrec.catalog import catalog_fingerprint
 from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.recommender.shapes import shape_of
 
 if TYPE_CHECKING:
     from lrrec.store.store import Store
@@ -40,7 +42,15 @@ class Cell:
     n_finished: int
     n_diverged: int
     source: str
-    score: float | None = None  # within its task: 1 = best cell, 0 = worst (or diverged); None = no comparison
+    proposed: bool = False  # the source of this (literature) result proposed the schedule
+    ref: str | None = None  # where the result was published
+    shape: str = ""  # see `lrrec.recommender.shapes`
+    score: float | None = None  # within its group: 1 = best cell, 0 = worst (or diverged); None = no comparison
+
+    @property
+    def group(self) -> tuple:
+        """The cells this one compares with (within its task)."""
+        return self.metric_name, self.epochs, self.batch_size, self.optimizer
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Experience:
     tasks: dict[str, TaskFingerprint]
     cells: list[Cell]
     by_task: dict[str, list[Cell]] = field(default_factory=dict)
+    shapes: dict[str, list[ShapeResult]] = field(default_factory=dict)  # per task: how each shape did per group
 
     def __post_init__(self) -> None:
         by_task = defaultdict(list)
@@ -59,14 +70,50 @@ class Experience:
             normalise(cells)
         self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
+        self.shapes = {tid: shape_results(cells) for tid, cells in self.by_task.items()}
 
-    def without(self, task_id: str) -> Experience:
-        """The same experience with one task held out (scores are per task, so they stay as they are)."""
+    def without(self, task_ids: str | set[str]) -> Experience:
+        """The same experience with some tasks held out (scores are per task, so they stay as they are)."""
+        out = {task_ids} if isinstance(task_ids, str) else task_ids
         held_out = copy.copy(self)
-        held_out.tasks = {k: v for k, v in self.tasks.items() if k != task_id}
-        held_out.cells = [c for c in self.cells if c.task_id != task_id]
-        held_out.by_task = {k: v for k, v in self.by_task.items() if k != task_id}
+        held_out.tasks = {k: v for k, v in self.tasks.items() if k not in out}
+        held_out.cells = [c for c in self.cells if c.task_id not in out]
+        held_out.by_task = {k: v for k, v in self.by_task.items() if k not in out}
+        held_out.shapes = {k: v for k, v in self.shapes.items() if k not in out}
         return held_out
+
+    def origin(self, task_id: str) -> str:
+        """The literature source a task comes from (its key), or "own" for runs lrrec or a user trained."""
+        return str(self.tasks[task_id].extra.get("source", "own"))
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeResult:
+    """How one schedule shape did in one comparison group: its best cell, and that cell's score among the shapes'
+    best cells (1 = the group's best shape, 0 = its worst), so a shape counts once however many configs it ran."""
+
+    group: tuple
+    shape: str
+    cell: Cell
+    score: float
+
+
+def shape_results(cells: list[Cell]) -> list[ShapeResult]:
+    """Every group of two or more shapes: each shape's best cell, scored among the shapes (min-max)."""
+    best: defaultdict[tuple, dict[str, Cell]] = defaultdict(dict)
+    for cell in cells:
+        known = best[cell.group].get(cell.shape)
+        if known is None or (cell.score or 0.0) > (known.score or 0.0):
+            best[cell.group][cell.shape] = cell
+    out = []
+    for group, shapes in best.items():
+        values = [c.score or 0.0 for c in shapes.values()]
+        low, span = min(values), max(values) - min(values)
+        if len(shapes) < 2:
+            continue
+        out += [ShapeResult(group, shape, cell, 1.0 if span <= 0 else ((cell.score or 0.0) - low) / span)
+                for shape, cell in shapes.items()]
+    return out
 
 
 def arm_key(name: str, params: Any, warmup: Any) -> str:
@@ -83,11 +130,10 @@ def normalise(cells: list[Cell]) -> None:
 
     A group with fewer than two distinct outcomes compares nothing: its cells keep score None.
     """
-    by_metric: dict[tuple, list[Cell]] = defaultdict(list)
-    for cell in cells:  # outcomes compare only within one metric and one budget
-        adam = cell.optimizer.lower().startswith("adam")
-        by_metric[(cell.metric_name, cell.epochs, cell.batch_size, adam)].append(cell)
-    for group in by_metric.values():
+    by_group: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in cells:  # outcomes compare only within one metric, budget and optimizer
+        by_group[cell.group].append(cell)
+    for group in by_group.values():
         sign = 1.0 if group[0].direction == "max" else -1.0
         values = [sign * c.metric for c in group if c.metric is not None and math.isfinite(c.metric)]
         if not values:
@@ -124,7 +170,8 @@ def load_experience(store: Store) -> Experience:
         if (key := (row[5], row[6], row[2])) not in arms:
             arms[key] = arm_key(row[2], row[5], row[6])
     cells = [Cell(task_id, config_id, name, family, float(lr), arms[(params, warmup, name)], optimizer,
-                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), source)
+                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), source, bool(proposed),
+                  ref, shape_of(name, params))
              for (task_id, config_id, name, family, lr, params, warmup, optimizer, batch_size, epochs, metric_name,
-                  direction, metric, n_ok, n_div, source) in cell_rows]
+                  direction, metric, n_ok, n_div, source, proposed, ref) in cell_rows]
     return Experience(tasks, cells)

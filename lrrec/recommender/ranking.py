@@ -1,45 +1,58 @@
-"""The ranking model: similarity-weighted, hierarchically shrunk estimates of each schedule config's score.
+"""The ranking model: a regime-conditioned prior per schedule shape, refined by the evidence of similar tasks.
 
-For a target task, every past task j gets a weight w_j (its similarity) and every config its normalised score
-s_j there. Estimates pool s_j with weights w_j and shrink towards the level above (strength `shrink`, in units
-of weight): a concrete config (schedule, parameters, LR) towards its arm (the config without its LR, scored by
-its best LR on each task, less a penalty per decade between the config's LR and the arm's transferred LR),
-the arm towards its schedule, the schedule towards its family, the family towards the global mean. So a config
-no similar task ran still gets a score. An arm's transferred LR is the weighted geometric mean of the
-neighbours' best LRs for it, rescaled to the target's batch size. When the target's epoch budget is known,
-a run at another budget weighs less (exp(-|ln(epochs ratio)|): a third at 3x), since which schedule wins
-depends on the budget, and a quick trial run must not outvote full-length ones.
+1. **Prior** (no similarity needed): for each shape (`lrrec.recommender.shapes`), the mean and spread of its best
+   normalised score per comparison group over every task in the experience, each group weighted by how well its
+   regime matches the target's (same optimizer class: 1, the other: `cross_optimizer`; budget: exp(-|ln epochs
+   ratio| / budget_scale)), each task counting once, and a result whose source proposed the schedule weighted by
+   `proposed_weight` (publication bias is discounted, not trusted), shrunk towards 0.5 +- a uniform spread. With
+   nothing similar this prior is the ranking.
+2. **Evidence**: every past task j gets a weight w_j (its similarity to the target) and each shape, arm (a config
+   without its LR) and config its normalised score s_j there. Estimates pool s_j with weights w_j and shrink
+   towards the level above (strength `shrink`, in units of weight): config -> arm (less `lr_penalty` per decade
+   between the config's LR and the arm's transferred LR) -> shape -> prior.
+3. **Uncertainty**: each estimate's predictive sd pools the evidence's spread with the prior's (shrunk the same
+   way) and adds the uncertainty of the mean; `sd_scale` calibrates it (80 % intervals are score +- 1.28 sd x
+   sd_scale, their coverage measured by `lrrec evaluate`).
+An arm's transferred LR is the weighted geometric mean of the neighbours' best LRs for it (same optimizer class),
+rescaled to the target's batch size.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from lrrec.fingerprint import TaskFingerprint
-from lrrec.recommender.experience import Cell, Experience
-from lrrec.recommender.similarity import BANDWIDTH, similarity
+from lrrec.recommender.experience import Cell, Experience, ShapeResult
+from lrrec.recommender.similarity import BANDWIDTH, LENGTH_SCALES, MISSING, similarity
 
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}  # the stated fallback LRs, at batch size 128
 REFERENCE_BATCH = 128
-PRIOR_SD = 0.25  # the spread assumed for a score seen on a single task
+Z80 = 1.2816  # the standard normal's 90th percentile: an 80 % interval is score +- Z80 sd
+UNIFORM_VAR = 1 / 12  # the variance of a score known only to lie in 0..1
 
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """The model's knobs (their defaults are the ones `lrrec evaluate` selected on the shipped corpus)."""
+    """The model's knobs; defaults selected by `scripts/fit_model.py` (leave-one-task-out on own experience)."""
 
     bandwidth: float = BANDWIDTH
+    length_scales: Mapping[str, float] = field(default_factory=lambda: dict(LENGTH_SCALES))
+    missing: float = MISSING
     shrink: float = 0.5
+    spread_strength: float = 2.0  # tasks' worth of the parent's spread in each estimate's spread
     lr_penalty: float = 0.1  # score lost per decade between a candidate's LR and the transferred LR
     budget_scale: float = 1.0  # evidence at another epoch budget weighs exp(-|ln(epochs ratio)| / this)
+    cross_optimizer: float = 0.3  # the prior's weight of a result from the other optimizer class
+    proposed_weight: float = 0.5  # the weight of a result whose source proposed the schedule
+    sd_scale: float = 1.0  # calibrates the predictive sd
 
 
 def optimizer_class(name: str | None) -> str:
-    """'adam' for the Adam family, else 'sgd' (LR scales and batch rules differ between the two)."""
-    return "adam" if name and name.lower().startswith("adam") else "sgd"
+    """'adam' for the Adam family (AdamW, RAdam, NAdam, AMSGrad, Adamax ...), else 'sgd'."""
+    return "adam" if name and "adam" in name.lower() else "sgd"
 
 
 def batch_rescale(lr: float, from_batch: int | None, to_batch: int | None, optimizer: str) -> float:
@@ -48,34 +61,6 @@ def batch_rescale(lr: float, from_batch: int | None, to_batch: int | None, optim
         return lr
     power = 1.0 if optimizer_class(optimizer) == "sgd" else 0.5
     return lr * (to_batch / from_batch) ** power
-
-
-@dataclass
-class Estimate:
-    """The model's view of one config (or arm) for the target task."""
-
-    key: str  # config_id, or the arm key
-    schedule: str
-    family: str
-    score: float
-    sd: float
-    se: float
-    weight: float  # summed similarity of the tasks that ran it
-    evidence: list[tuple[str, float, Cell]] = field(default_factory=list)  # (task_id, similarity, cell)
-    lr: float = 0.0  # arms: the transferred LR; configs: the config's own LR
-    lr_basis: str = ""
-
-
-@dataclass
-class Estimates:
-    """Scores of every config, arm, schedule and family for one target."""
-
-    weights: dict[str, float]
-    configs: dict[str, Estimate]
-    arms: dict[str, Estimate]
-    schedules: dict[str, float]
-    families: dict[str, float]
-    overall: float
 
 
 def budget_weight(epochs: int | None, target_epochs: int | None, scale: float) -> float:
@@ -91,6 +76,119 @@ def score_of(cell: Cell) -> float:
     return cell.score
 
 
+@dataclass
+class Estimate:
+    """The model's view of one config, arm or shape for the target task."""
+
+    key: str  # config_id, arm key or shape
+    schedule: str
+    shape: str
+    score: float
+    sd: float  # predictive: the spread of the outcome on the target task
+    weight: float  # summed similarity of the tasks that ran it
+    evidence: list[tuple[str, float, Cell]] = field(default_factory=list)  # (task_id, weight, cell), best first
+    lr: float = 0.0  # arms: the transferred LR; configs: the config's own LR
+    lr_basis: str = ""
+
+    def interval(self, sd_scale: float = 1.0) -> tuple[float, float]:
+        """The 80 % interval of the outcome's normalised score (which lies in 0..1), the sd scaled by `sd_scale`."""
+        half = Z80 * self.sd * sd_scale
+        return max(0.0, self.score - half), min(1.0, self.score + half)
+
+
+@dataclass
+class Estimates:
+    """Scores of every config, arm and shape for one target, and the prior they shrink to."""
+
+    weights: dict[str, float]
+    configs: dict[str, Estimate]
+    arms: dict[str, Estimate]
+    shapes: dict[str, Estimate]
+    prior: dict[str, Estimate]
+
+
+def _spread(values: list[tuple[float, float]], mean: float, parent_var: float, strength: float) -> float:
+    """The between-task variance of weighted scores, shrunk towards `parent_var` with `strength` tasks' worth; one
+    task (or identical ones) tells nothing about it, so the parent's stands until several tasks disagree or agree."""
+    total = sum(w for w, _ in values)
+    if total <= 0:
+        return parent_var
+    ess = total**2 / sum(w * w for w, _ in values)
+    return (sum(w * (s - mean) ** 2 for w, s in values) + strength * parent_var) \
+        / (strength + total * (1 - 1 / ess))
+
+
+def _pooled(key: str, seen: list[tuple[str, float, Cell]], prior: Estimate, settings: ModelSettings) -> Estimate:
+    """Pool the scores `seen` (weighted), shrunk towards `prior` in mean and spread; the predictive sd adds the
+    uncertainty of the mean to the between-task spread."""
+    k = settings.shrink
+    values = [(w, score_of(c)) for _, w, c in seen]
+    total = sum(w for w, _ in values)
+    mean = (sum(w * s for w, s in values) + k * prior.score) / (total + k)
+    if total <= 0:
+        return Estimate(key, prior.schedule, prior.shape, mean, prior.sd, 0.0)
+    var = _spread(values, mean, prior.sd**2, settings.spread_strength)
+    ess = total**2 / sum(w * w for w, _ in values)
+    first = seen[0][2]
+    return Estimate(key, first.schedule, prior.shape, mean, math.sqrt(var * (1 + 1 / (ess + k))), total,
+                    sorted(seen, key=lambda e: -e[1]))
+
+
+def regime_prior(experience: Experience, optimizer: str, epochs: int | None,
+                 settings: ModelSettings) -> dict[str, Estimate]:
+    """Per shape: the regime-weighted mean and spread of its score among the shapes of each group, each task
+    counting once; shrunk towards 0.5 with the spread of a uniform score."""
+    wanted = optimizer_class(optimizer)
+    per_shape: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+    for results in experience.shapes.values():
+        groups = len({r.group for r in results})
+        for r in results:
+            w = (1.0 if optimizer_class(r.cell.optimizer) == wanted else settings.cross_optimizer) \
+                * budget_weight(r.cell.epochs, epochs, settings.budget_scale) \
+                * (settings.proposed_weight if r.cell.proposed else 1.0) / groups
+            per_shape[r.shape].append((w, r.score))
+    prior = {}
+    for shape, values in per_shape.items():
+        k, total = settings.shrink, sum(w for w, _ in values)
+        mean = (sum(w * s for w, s in values) + k * 0.5) / (total + k)
+        prior[shape] = Estimate(shape, "", shape, mean, math.sqrt(_spread(values, mean, UNIFORM_VAR,
+                                                                          settings.spread_strength)), total)
+    return prior
+
+
+def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "sgd",
+             batch_size: int | None = None, settings: ModelSettings = ModelSettings(),
+             epochs: int | None = None) -> Estimates:
+    """Score every config, arm and shape of `experience` for `target` (trained `epochs`, if known)."""
+    weights = {tid: similarity(target, experience.tasks[tid], settings.bandwidth, settings.length_scales,
+                               settings.missing) for tid in experience.by_task}
+    prior = regime_prior(experience, optimizer, epochs, settings)
+    seen = _evidence(experience, weights, optimizer, settings, epochs)
+    shapes = {s: _pooled(s, seen.shapes.get(s, []), p, settings) for s, p in prior.items()}
+    arms = {}
+    for arm, cells in seen.arms.items():
+        est = _pooled(arm, cells, shapes[cells[0][2].shape], settings)
+        est.lr, est.lr_basis = _transfer_lr(cells, seen.shapes[est.shape], optimizer, batch_size)
+        arms[arm] = est
+    configs = {}
+    for config_id, cells in seen.configs.items():
+        cell = cells[0][2]
+        at_target_batch = batch_rescale(cell.lr, cell.batch_size, batch_size, cell.optimizer)  # as arm.lr is
+        est = _pooled(config_id, cells, _arm_prior(arms[cell.arm], at_target_batch, settings), settings)
+        est.lr = cell.lr
+        configs[config_id] = est
+    return Estimates(weights, configs, arms, shapes, prior)
+
+
+@dataclass
+class _Evidence:
+    """Per shape, arm and config: each task's best cell for it, with its weight."""
+
+    shapes: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+    arms: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+    configs: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
+
+
 def _best_by(cells: list[Cell], key: Callable[[Cell], str], weight: Callable[[Cell], float]) -> dict[str, Cell]:
     """Per key, the cell at the budget closest to the target's, and of those the best scored."""
     best: dict[str, Cell] = {}
@@ -102,115 +200,71 @@ def _best_by(cells: list[Cell], key: Callable[[Cell], str], weight: Callable[[Ce
     return best
 
 
-def _pool(values: list[tuple[float, float]], prior: float, shrink: float) -> float:
-    total = sum(w for w, _ in values)
-    return (sum(w * s for w, s in values) + shrink * prior) / (total + shrink)
+def _evidence(experience: Experience, weights: dict[str, float], optimizer: str, settings: ModelSettings,
+              epochs: int | None) -> _Evidence:
+    """Each task's best cells, weighted by the task's similarity times the cell's budget fit, `proposed_weight`
+    where the source proposed the schedule, and `cross_optimizer` for the other optimizer class (configs: only
+    `optimizer`'s class, since an LR means something only for its optimizer)."""
+    wanted = optimizer_class(optimizer)
 
+    def fit(cell: Cell) -> float:
+        return budget_weight(cell.epochs, epochs, settings.budget_scale) \
+            * (settings.proposed_weight if cell.proposed else 1.0) \
+            * (1.0 if optimizer_class(cell.optimizer) == wanted else settings.cross_optimizer)
 
-def _estimate(key: str, seen: list[tuple[str, float, Cell]], prior: float, shrink: float) -> Estimate:
-    """Pool the scores `seen` on similar tasks, shrunk towards `prior`, with their spread."""
-    pooled = [(w, score_of(c)) for _, w, c in seen]
-    score = _pool(pooled, prior, shrink)
-    total = sum(w for w, _ in pooled)
-    sd = math.sqrt(sum(w * (s - score) ** 2 for w, s in pooled) / total) if len(pooled) > 1 and total > 0 \
-        else PRIOR_SD
-    ess = total**2 / sum(w * w for w, _ in pooled) if total > 0 else 0.0
-    first = seen[0][2]
-    return Estimate(key, first.schedule, first.family, score, sd, sd / math.sqrt(ess + shrink), total,
-                    sorted(seen, key=lambda e: -e[1]))
-
-
-def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "sgd",
-             batch_size: int | None = None, settings: ModelSettings = ModelSettings(),
-             epochs: int | None = None) -> Estimates:
-    """Score every config, arm, schedule and family of `experience` for `target` (trained `epochs`, if known)."""
-    weights = {tid: similarity(target, experience.tasks[tid], settings.bandwidth) for tid in experience.by_task}
-    seen = _evidence(experience, weights, optimizer,
-                     lambda cell: budget_weight(cell.epochs, epochs, settings.budget_scale))
-    scores = [s for values in seen.families.values() for _, s in values]
-    overall = sum(scores) / len(scores) if scores else 0.5
-    families = {f: _pool(v, overall, settings.shrink) for f, v in seen.families.items()}
-    schedules = {n: _pool([(w, score_of(c)) for _, w, c in v], families[seen.family_of[n]], settings.shrink)
-                 for n, v in seen.schedules.items()}
-    arms = {}
-    for arm, cells in seen.arms.items():
-        est = _estimate(arm, cells, schedules[cells[0][2].schedule], settings.shrink)
-        est.lr, est.lr_basis = _transfer_lr(cells, seen.schedules[est.schedule], optimizer, batch_size)
-        arms[arm] = est
-    return Estimates(weights, _config_estimates(seen.configs, arms, batch_size, settings), arms, schedules, families,
-                     overall)
-
-
-@dataclass
-class _Evidence:
-    """Per family, schedule, arm and config: each task's best cell for it, with its weight (families: with its
-    score)."""
-
-    families: defaultdict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
-    schedules: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
-    arms: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
-    configs: defaultdict[str, list[tuple[str, float, Cell]]] = field(default_factory=lambda: defaultdict(list))
-    family_of: dict[str, str] = field(default_factory=dict)  # schedule -> family
-
-
-def _evidence(experience: Experience, weights: dict[str, float], optimizer: str,
-              fit: Callable[[Cell], float]) -> _Evidence:
-    """Each task's best cells, weighted by the task's similarity times the cell's budget `fit`; configs only
-    of `optimizer`'s class."""
     seen = _Evidence()
     for tid, cells in experience.by_task.items():
         w = weights[tid]
-        for fam, cell in _best_by(cells, lambda c: c.family, fit).items():
-            seen.families[fam].append((w * fit(cell), score_of(cell)))
-        for name, cell in _best_by(cells, lambda c: c.schedule, fit).items():
-            seen.schedules[name].append((tid, w * fit(cell), cell))
-            seen.family_of[name] = cell.family
-        for arm, cell in _best_by(cells, lambda c: c.arm, fit).items():
-            seen.arms[arm].append((tid, w * fit(cell), cell))
-        same_optimizer = [c for c in cells if optimizer_class(c.optimizer) == optimizer_class(optimizer)]
-        for config_id, cell in _best_by(same_optimizer, lambda c: c.config_id, fit).items():
-            seen.configs[config_id].append((tid, w * fit(cell), cell))  # an LR means something only for its optimizer
+        if w <= 1e-9:
+            continue
+        same = [c for c in cells if optimizer_class(c.optimizer) == wanted]
+        for level, key, pool in ((seen.arms, lambda c: c.arm, cells), (seen.configs, lambda c: c.config_id, same)):
+            for k, cell in _best_by(pool, key, fit).items():
+                level[k].append((tid, w * fit(cell), cell))
+        best_shapes: dict[str, ShapeResult] = {}
+        for r in experience.shapes[tid]:  # the group closest to the target's regime speaks for each shape
+            known = best_shapes.get(r.shape)
+            if known is None or (fit(r.cell), r.score) > (fit(known.cell), known.score):
+                best_shapes[r.shape] = r
+        for shape, r in best_shapes.items():
+            seen.shapes[shape].append((tid, w * fit(r.cell), replace(r.cell, score=r.score)))
     return seen
 
 
-def _config_estimates(per_config: dict[str, list[tuple[str, float, Cell]]], arms: dict[str, Estimate],
-                      batch_size: int | None, settings: ModelSettings) -> dict[str, Estimate]:
-    """Each config's pooled score, shrunk towards its arm's prior at the config's LR (see `_arm_prior`)."""
-    configs = {}
-    for config_id, seen in per_config.items():
-        cell = seen[0][2]
-        at_target_batch = batch_rescale(cell.lr, cell.batch_size, batch_size, cell.optimizer)  # as arm.lr is
-        est = _estimate(config_id, seen, _arm_prior(arms[cell.arm], at_target_batch, settings), settings.shrink)
-        est.lr = cell.lr
-        configs[config_id] = est
-    return configs
+def _arm_prior(arm: Estimate, lr: float, settings: ModelSettings) -> Estimate:
+    """A config's prior: its arm, less a penalty per decade from the arm's transferred LR."""
+    penalty = settings.lr_penalty * abs(math.log10(lr) - math.log10(arm.lr))
+    return Estimate(arm.key, arm.schedule, arm.shape, arm.score - penalty, arm.sd, arm.weight)
 
 
-def _arm_prior(arm: Estimate, lr: float, settings: ModelSettings) -> float:
-    """A config's prior: its arm's score, less a penalty per decade from the arm's transferred LR."""
-    return arm.score - settings.lr_penalty * abs(math.log10(lr) - math.log10(arm.lr))
-
-
-def _transfer_lr(seen: list[tuple[str, float, Cell]], schedule_best: list[tuple[str, float, Cell]],
+def _transfer_lr(seen: list[tuple[str, float, Cell]], shape_best: list[tuple[str, float, Cell]],
                  optimizer: str, batch_size: int | None) -> tuple[float, str]:
     """Weighted geometric mean of the neighbours' best LRs (same optimizer class), batch-rescaled."""
     wanted = optimizer_class(optimizer)
     for level, pairs in (("this config", [(w, c) for _, w, c in seen]),
-                         ("this schedule", [(w, c) for _, w, c in schedule_best])):
+                         ("this schedule shape", [(w, c) for _, w, c in shape_best])):
         usable = [(w, c) for w, c in pairs if optimizer_class(c.optimizer) == wanted and w > 0 and c.lr > 0]
         total = sum(w for w, _ in usable)
         if total > 1e-12:
             log_lr = sum(w * math.log(batch_rescale(c.lr, c.batch_size, batch_size, c.optimizer))
                          for w, c in usable) / total
             return math.exp(log_lr), f"similar tasks' best LR for {level}"
-    fallback = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
-    return fallback, f"no similar {wanted} run: lrrec's default {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
+    return default_lr(optimizer, batch_size)
 
 
-def candidate_score(estimates: Estimates, cell: Cell, settings: ModelSettings = ModelSettings()) -> float:
-    """The model's score of a concrete config: its own pooled score, else its arm's, schedule's or family's."""
+def default_lr(optimizer: str, batch_size: int | None) -> tuple[float, str]:
+    """lrrec's stated default LR for the optimizer class, batch-rescaled, and why it is used."""
+    wanted = optimizer_class(optimizer)
+    lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
+    return lr, f"no similar {wanted} run: lrrec's default {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
+
+
+def predict(estimates: Estimates, cell: Cell, settings: ModelSettings = ModelSettings()) -> Estimate:
+    """The model's view of a concrete config: its own estimate, else its arm's (at its LR), shape's or prior's."""
     if cell.config_id in estimates.configs:
-        return estimates.configs[cell.config_id].score
+        return estimates.configs[cell.config_id]
     if cell.arm in estimates.arms:
         return _arm_prior(estimates.arms[cell.arm], cell.lr, settings)
-    return estimates.schedules.get(cell.schedule, estimates.families.get(cell.family, estimates.overall))
+    if cell.shape in estimates.shapes:
+        return estimates.shapes[cell.shape]
+    return Estimate(cell.shape, cell.schedule, cell.shape, 0.5, math.sqrt(UNIFORM_VAR), 0.0)

@@ -18,10 +18,12 @@ from lrrec.recommender.ranking import (
     Estimates,
     ModelSettings,
     batch_rescale,
+    default_lr,
     estimate,
     optimizer_class,
     score_of,
 )
+from lrrec.recommender.shapes import SHAPE_DEFAULTS
 from lrrec.recommender.targets import target_fingerprint
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.rounding import round_lr
@@ -30,8 +32,8 @@ from lrrec.schedules.units import steps_of
 if TYPE_CHECKING:
     from lrrec.runners.probes import RangeTest
 
-MIN_SIMILARITY = 0.05  # below this no past task counts as similar: lrrec says so and falls back
-FALLBACK = ("warmup_cosine", {"warmup_frac": 0.05})
+MIN_SIMILARITY = 0.05  # below this no past task counts as similar: lrrec says so and ranks by its prior
+FALLBACK = ("warmup_cosine", {"warmup_frac": 0.05})  # for a store with no comparable experience at all
 
 
 @dataclass
@@ -41,7 +43,8 @@ class Suggestion:
     rank: int
     config: dict[str, Any]
     expected_score: float  # 1 = as good as the best config on similar tasks, 0 = as bad as the worst
-    score_sd: float
+    score_sd: float  # predictive: the spread of the outcome on this task
+    score_interval: tuple[float, float]  # 80 %, its coverage measured by `lrrec evaluate`
     expected_metric: dict[str, Any] | None
     confidence: str
     p_beats_next: float | None
@@ -85,9 +88,15 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     if not nearest or nearest[0][0] < MIN_SIMILARITY:
         closest = f" (closest: {nearest_rows[0]['task']}, similarity {nearest_rows[0]['similarity']:.3f})" \
             if nearest_rows else ""
-        rec.fallback = (f"no task in the store is similar to {target.name}{closest}; falling back to lrrec's "
-                        f"default, {FALLBACK[0]} with a 5% warmup, not a learned recommendation")
-        rec.suggestions = [_fallback(optimizer, batch_size)]
+        if not estimates.prior:
+            rec.fallback = (f"no task in the store is similar to {target.name}{closest}, and it holds no comparable "
+                            f"runs; falling back to lrrec's default, {FALLBACK[0]} with a 5% warmup")
+            rec.suggestions = [_fallback(optimizer, batch_size)]
+            return rec
+        rec.fallback = (f"no task in the store is similar to {target.name}{closest}; ranked by the prior learned "
+                        f"over all {len(experience.by_task)} tasks for {optimizer_class(optimizer)} at "
+                        f"{f'{epochs} epochs' if epochs else 'any budget'} (wide intervals), not from similar tasks")
+        rec.suggestions = _prior_suggestions(estimates, optimizer, batch_size, top, only, settings)
         return rec
     # concrete configs run with this optimizer; without any, arms at their transferred (or default) LR
     pool = list(estimates.configs.values()) or list(estimates.arms.values())
@@ -98,8 +107,8 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     ranked = (ranked if only is not None and len(only) == 1 else _distinct_schedules(ranked))[:top]
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
-        rec.suggestions.append(_suggestion(store, i + 1, est, following, estimates, experience, target, optimizer,
-                                           batch_size, epochs))
+        rec.suggestions.append(_suggestion(store, i + 1, (est, following), estimates, experience, target,
+                                           (optimizer, batch_size, epochs), settings))
     return rec
 
 
@@ -198,9 +207,13 @@ def _distinct_schedules(estimates: list[Estimate]) -> list[Estimate]:
     return out
 
 
-def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None, estimates: Estimates,
-                experience: Experience, target: TaskFingerprint, optimizer: str, batch_size: int | None,
-                epochs: int | None) -> Suggestion:
+def _suggestion(store: Any, rank: int, pair: tuple[Estimate, Estimate | None], estimates: Estimates,
+                experience: Experience, target: TaskFingerprint, regime: tuple[str, int | None, int | None],
+                settings: ModelSettings) -> Suggestion:
+    """Suggestion `rank` from its estimate (and the next one's, for the odds), in the target's regime
+    (optimizer, batch size, epochs)."""
+    est, following = pair
+    optimizer, batch_size, epochs = regime
     nearest_cell = est.evidence[0][2]
     is_arm = est.key == nearest_cell.arm
     lr = est.lr if is_arm else batch_rescale(nearest_cell.lr, nearest_cell.batch_size, batch_size, optimizer)
@@ -209,37 +222,33 @@ def _suggestion(store: Any, rank: int, est: Estimate, following: Estimate | None
     top_similarity = est.evidence[0][1]
     n_similar = sum(1 for _, w, _ in est.evidence if w >= 0.3)
     confidence = "high" if top_similarity >= 0.7 and n_similar >= 2 else "medium" if top_similarity >= 0.3 else "low"
-    p_next = None
-    if following is not None:
-        spread = math.hypot(est.se, following.se)
-        p_next = 0.5 * (1 + math.erf((est.score - following.score) / (spread * math.sqrt(2)))) if spread else 1.0
+    p_next = None if following is None else p_beats(est, following, settings.sd_scale)
     evidence = [{"task": experience.tasks[tid].name, "similarity": round(estimates.weights[tid], 4),
                  "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric,
                  "score": round(score_of(c), 4), "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size,
                  "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
-                 "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
+                 "source_ref": c.ref, "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
                 for tid, w, c in est.evidence[:3]]
-    return Suggestion(rank, config.to_dict(), round(est.score, 4), round(est.sd, 4),
-                      _expected_metric(est, experience, target), confidence,
-                      None if p_next is None else round(p_next, 3), evidence,
+    return Suggestion(rank, config.to_dict(), *_scores(est, settings.sd_scale),
+                      _expected_metric(est, experience, target), confidence, p_next, evidence,
                       _adjustments(est, estimates.arms[nearest_cell.arm], config, target, optimizer, batch_size,
                                    epochs, estimates.weights))
 
 
 def _expected_metric(est: Estimate, experience: Experience, target: TaskFingerprint) -> dict[str, Any] | None:
-    """The metric this config reached on tasks with the same data (e.g. published CIFAR-100 results)."""
-    def data(task: TaskFingerprint) -> str:  # a 2-D surface is its own data
-        return task.model if task.task_kind == "surface" else task.dataset
-
-    same = [(w, c.metric, c.metric_name, experience.tasks[tid].name) for tid, w, c in est.evidence
-            if data(experience.tasks[tid]) == data(target) and c.metric is not None]
+    """The metric this config's evidence reached on the target's own dataset and model (e.g. published CIFAR-100
+    WRN-28-10 results): weighted mean, spread over the results (None for one), and where they come from."""
+    same = [(w, c.metric, c.metric_name, c.ref or experience.tasks[tid].name) for tid, w, c in est.evidence
+            if (experience.tasks[tid].dataset, experience.tasks[tid].model) == (target.dataset, target.model)
+            and c.metric is not None and w > 0]
     if not same:
         return None
+    same = [row for row in same if row[2] == same[0][2]]  # one metric
     total = sum(w for w, *_ in same)
     mean = sum(w * metric for w, metric, *_ in same) / total
-    sd = math.sqrt(sum(w * (metric - mean) ** 2 for w, metric, *_ in same) / total)
-    return {"name": same[0][2], "value": round(mean, 6), "sd": round(sd, 6),
-            "from": sorted({name for *_, name in same})}
+    sd = math.sqrt(sum(w * (metric - mean) ** 2 for w, metric, *_ in same) / total) if len(same) > 1 else None
+    return {"name": same[0][2], "value": round(mean, 6), "sd": None if sd is None else round(sd, 6),
+            "n": len(same), "from": sorted({name for *_, name in same})}
 
 
 def _adjustments(est: Estimate, arm: Estimate, config: ScheduleConfig, target: TaskFingerprint, optimizer: str,
@@ -296,6 +305,39 @@ def _fallback(optimizer: str, batch_size: int | None) -> Suggestion:
     wanted = optimizer_class(optimizer)
     lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
     config = ScheduleConfig.create(FALLBACK[0], lr=round_lr(lr), params=FALLBACK[1])
-    return Suggestion(1, config.to_dict(), 0.0, 0.0, None, "none", None, [],
+    return Suggestion(1, config.to_dict(), 0.0, 0.0, (0.0, 1.0), None, "none", None, [],
                       [f"fallback default: {FALLBACK[0]}, lr {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
                        + (f" rescaled to batch {batch_size}" if batch_size else "")])
+
+
+def _prior_suggestions(estimates: Estimates, optimizer: str, batch_size: int | None, top: int,
+                       only: tuple[str, ...] | None, settings: ModelSettings) -> list[Suggestion]:
+    """With nothing similar: the shapes ranked by the regime prior, each as its default config."""
+    ranked = sorted(estimates.prior.values(), key=lambda e: (-e.score, e.key))
+    ranked = [e for e in ranked if e.key in SHAPE_DEFAULTS and (only is None or SHAPE_DEFAULTS[e.key][0] in only)]
+    lr, basis = default_lr(optimizer, batch_size)
+    out = []
+    for i, est in enumerate(ranked[:top]):
+        name, params = SHAPE_DEFAULTS[est.key]
+        config = ScheduleConfig.create(name, lr=round_lr(lr), params=params)
+        following = ranked[i + 1] if i + 1 < len(ranked) else None
+        note = (f"ranked by the prior: {est.key} shapes scored {est.score:.2f} +- {est.sd:.2f} (normalised) over "
+                f"{est.weight:.1f} task(s) of weight in this regime")
+        odds = None if following is None else p_beats(est, following, settings.sd_scale)
+        out.append(Suggestion(i + 1, config.to_dict(), *_scores(est, settings.sd_scale), None, "low", odds, [],
+                              [f"lr {config.lr:g}: {basis}", note]))
+    return out
+
+
+def p_beats(a: Estimate, b: Estimate, sd_scale: float) -> float:
+    """P(a's outcome beats b's) under independent normal predictive distributions, to 3 decimals."""
+    spread = math.hypot(a.sd, b.sd) * sd_scale
+    if spread <= 0:
+        return 0.5
+    return round(0.5 * (1 + math.erf((a.score - b.score) / (spread * math.sqrt(2)))), 3)
+
+
+def _scores(est: Estimate, sd_scale: float) -> tuple[float, float, tuple[float, float]]:
+    """A suggestion's expected score, calibrated sd and 80 % interval, rounded."""
+    low, high = est.interval(sd_scale)
+    return round(est.score, 4), round(est.sd * sd_scale, 4), (round(low, 4), round(high, 4))

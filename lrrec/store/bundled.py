@@ -1,8 +1,7 @@
 """Experience bundled with lrrec, loaded into every new store.
 
-- `literature.jsonl` (source "literature"): published schedule outcomes with citations; each row says in `notes`
-  which settings its source left unstated and which lrrec defaults stand in for them. A row's `created_at` is
-  January 1 of its publication year, so every store holds identical literature rows.
+- `literature/*.csv` (source "literature"): published schedule outcomes, one file per source, each row cited and
+  checked against its source (see `lrrec.store.literature`).
 - `corpus/<table>.parquet` (source "lrrec-corpus"): runs of `lrrec sweep` over the built-in CPU tasks with
   their curves, made by `scripts/build_corpus.py` from lrrec's own validated store tables; each run keeps its
   lrrec and library versions. DuckDB copies them straight into a new store (milliseconds, not a re-parse).
@@ -13,31 +12,10 @@ from __future__ import annotations
 from importlib.resources import as_file, files
 from typing import Any
 
-from lrrec.errors import IngestError, LrrecError
-from lrrec.store.interchange import RowParser, RunRecord, strict_json
+from lrrec.store.literature import literature_records
 
-LITERATURE_FILE = "literature.jsonl"
+__all__ = ["CORPUS_TABLES", "literature_records", "load_corpus"]
 CORPUS_TABLES = ("tasks", "schedules", "runs", "curves")
-
-
-def _bundled(name: str, source: str) -> list[RunRecord]:
-    resource = files("lrrec") / "data" / name
-    if not resource.is_file():
-        return []
-    text = resource.read_text(encoding="utf-8")
-    parser = RowParser(source, source_override=True)
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        try:
-            records.append(parser.parse(strict_json(line), f"{name}:{number}"))
-        except LrrecError as exc:  # a packaging bug, not user input
-            raise IngestError(f"bundled {name}:{number}: {exc}") from None
-    return records
-
-
-def literature_records() -> list[RunRecord]:
-    """The bundled literature prior (source "literature")."""
-    return _bundled(LITERATURE_FILE, "literature")
 
 
 def load_corpus(con: Any) -> int:

@@ -55,7 +55,8 @@ SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coale
        r.batch_size, r.epochs, r.metric_name, r.direction,
        avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
        count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
-       min(r.source)
+       min(r.source), bool_or(coalesce(TRY_CAST(json_extract(r.extra, '$.proposed_by_source') AS BOOLEAN), false)),
+       min(r.source_ref)
 FROM runs r JOIN schedules s USING (config_id)
 WHERE r.status IN ('finished', 'diverged')
 GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
@@ -192,7 +193,8 @@ class Store:
     def experience_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """The recommender's input, read in one transaction: (task_id, fingerprint JSON) of every task, and a row
         per task, config and budget aggregating its finished and diverged runs (the columns of `_CELLS_SQL`:
-        ids, schedule, budget, metric, mean finished metric, finished and diverged counts, first source)."""
+        ids, schedule, budget, metric, mean finished metric, finished and diverged counts, first source, whether
+        the source proposed the schedule, first source reference)."""
         with self.transaction(write=False) as con:
             tasks = con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall()
             return tasks, con.execute(_CELLS_SQL).fetchall()
