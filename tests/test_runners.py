@@ -256,7 +256,7 @@ def test_a_broken_user_task_is_a_one_line_error_and_records_nothing(broken_tasks
                                       "--store", str(store)])
     assert result.exit_code == 1 and message in result.output and len(result.output.splitlines()) == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert not store.exists() or open_store(store).info()["by_source"].get("lrrec", 0) == 0
+    assert not store.exists() or open_store(store).info().by_source.get("lrrec", 0) == 0
 
 
 def test_a_user_task_starts_from_the_same_weights_and_records_its_loaders_batch_size(broken_tasks):
