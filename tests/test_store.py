@@ -150,9 +150,9 @@ def test_importing_an_export_reproduces_the_store(tmp_path, fmt, deepobs_dir):
     assert src.export(out, fmt) == src.info().runs
     dst = open_store(tmp_path / "b.duckdb")
     report = ingest(dst, [str(out)])
-    assert report["duplicates"] == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
+    assert report.duplicates == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
     assert _tables(dst) == _tables(src)
-    assert ingest(dst, [str(out)])["added"] == 0
+    assert ingest(dst, [str(out)]).added == 0
 
 
 def _tables(store) -> dict:

@@ -200,7 +200,7 @@ def test_ingesting_the_study_maps_trials_to_the_same_configs(tuned, tmp_path):
     job, _ = tuned
     store = open_store(tmp_path / "other.duckdb")
     report = ingest(store, [job.storage], study=job.study)
-    assert report["added"] == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
+    assert report.added == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(job.storage))).get_trials())
     imported = {json.loads(r["extra"])["optuna_trial"]: json.loads(r["schedule_config"])
                 for r in store.runs(source="optuna")}

@@ -149,11 +149,11 @@ def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_in
                             schedule=schedule, task=task, metric=metric)  # before a new store is made
     report = add_validated(open_cli_store(store_path, announce=not as_json), validated)
     if as_json:
-        emit_json(report)
+        emit_json(report.to_dict())
         return
-    for problem in report["skipped"]:
+    for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
-    click.echo(f"{report['added']} runs added, {report['duplicates']} already present, "
-               f"{len(report['skipped'])} skipped ({report['rows']} rows from {len(report['files'])} inputs) "
-               f"-> {report['store']}" + (f" (batch {report['batch']}; undo with `lrrec store rm --batch "
-                                          f"{report['batch']}`)" if report["batch"] else ""))
+    click.echo(f"{report.added} runs added, {report.duplicates} already present, "
+               f"{len(report.skipped)} skipped ({report.rows} rows from {len(report.files)} inputs) "
+               f"-> {report.store}" + (f" (batch {report.batch}; undo with `lrrec store rm --batch "
+                                       f"{report.batch}`)" if report.batch else ""))
