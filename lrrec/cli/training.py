@@ -29,7 +29,7 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
                 batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
                 data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
-    from lrrec.runners.execute import budget_for, describe, run_one
+    from lrrec.runners.execute import budget_for, run_one
     from lrrec.runners.tasks import get_task
     from lrrec.schedules import ScheduleConfig
 
@@ -43,7 +43,7 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
     except KeyboardInterrupt:
         click.echo("interrupted: the run is recorded as interrupted with the epochs it finished", err=True)
         raise SystemExit(130) from None
-    summary = describe(result)
+    summary = result.to_dict()
     if as_json:
         emit_json(summary)
     else:
@@ -146,7 +146,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                   momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
                   as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
-    from lrrec.runners.execute import describe, sweep
+    from lrrec.runners.execute import RunResult, SweepPlan, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
 
     names = split_list(schedule_names)
@@ -156,8 +156,8 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
     store = open_cli_store(store_path, announce=not as_json)
     lines: list[dict[str, Any]] = []
 
-    def report(result: Any) -> None:
-        summary = describe(result)
+    def report(result: RunResult) -> None:
+        summary = result.to_dict()
         lines.append(summary)
         if not as_json:
             final = "-" if summary["final_metric"] is None else f"{summary['final_metric']:.4g}"
@@ -166,9 +166,10 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                        f"{final}  {summary['wall_time_s']:.3g} s")
 
     try:
-        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device,
-              report, population=population, momentum=momentum, progress=not quiet,
-              on_note=lambda m: click.echo(f"note: {m}", err=True))
+        plan = SweepPlan(tasks=split_list(task_names), schedules=names, seeds=seeds, lr_grid=grid, epochs=epochs,
+                         batch_size=batch_size, optimizer=optimizer, momentum=momentum, data_root=data_root,
+                         device=device, population=population, progress=not quiet)
+        sweep(store, plan, on_result=report, on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None
