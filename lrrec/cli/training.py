@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from lrrec.cli.common import (
     split_list,
 )
 from lrrec.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from lrrec.runners.tasks import Budget, Task
 
 
 @click.command("run")
@@ -87,7 +90,8 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
     task = get_task(task_name)
     budget = budget_for(task, None, batch_size, optimizer, momentum)
     if method == "curvature":
-        _curvature_report(task, budget, batches, seed, data_root, device, as_json, not quiet)
+        _curvature_report(task, budget, batches=batches, seed=seed, data_root=data_root, device=device,
+                          as_json=as_json, progress=not quiet)
         return
     from lrrec.runners.probes import lr_range_test
 
@@ -112,7 +116,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
                f"{result.lrs[-1]:.3g}); {found}")
 
 
-def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, data_root: str | None,
+def _curvature_report(task: Task, budget: Budget, *, batches: int | None, seed: int, data_root: str | None,
                       device: str | None, as_json: bool, progress: bool) -> None:
     from lrrec.runners.curvature import curvature_probe
 
