@@ -123,13 +123,14 @@ def population(quick: bool) -> None:
 
 
 def sweep_wall_time() -> None:
-    from lrrec.runners.execute import sweep
+    from lrrec.runners.execute import SweepPlan, sweep
     from lrrec.store.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"{tmp}/bench.duckdb")
         start = time.perf_counter()
-        results = sweep(store, ["digits/mlp"], list(FAMILY_DEFAULTS.values()), seeds=3, device="cpu")
+        results = sweep(store, SweepPlan(tasks=["digits/mlp"], schedules=list(FAMILY_DEFAULTS.values()), seeds=3,
+                                         device="cpu"))
         elapsed = time.perf_counter() - start
     print(f"[sweep] digits/mlp x {len(FAMILY_DEFAULTS)} family defaults x 3 seeds, "
           f"{get_task('digits/mlp').budget.epochs} epochs: {len(results)} runs in {elapsed:.1f} s "

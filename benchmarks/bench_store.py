@@ -42,7 +42,7 @@ def timed_ingest(path: Path, store_path: Path) -> float:
     start = time.perf_counter()
     report = ingest(store, [str(path)])
     elapsed = time.perf_counter() - start
-    assert report["skipped"] == [] and report["added"] == report["rows"]
+    assert report.skipped == [] and report.added == report.rows
     return elapsed
 
 

@@ -34,7 +34,7 @@ def lrrec_runs(store, source):
 
 def test_deepobs_files_map_task_schedule_and_curves(store, deepobs_dir):
     report = ingest(store, [str(p) for p in sorted(deepobs_dir.glob("*.json"))])
-    assert report["added"] == 4 and report["skipped"] == []
+    assert report.added == 4 and report.skipped == []
     runs = {json.loads(r["schedule_config"])["name"]: r for r in store.runs(source="deepobs")}
     assert set(runs) == {"constant", "cosine", "sgdr", "trapezoid"}
     sgdr = json.loads(runs["sgdr"]["schedule_config"])["params"]
@@ -52,7 +52,7 @@ def test_deepobs_files_map_task_schedule_and_curves(store, deepobs_dir):
         assert json.loads(curve[-1]["extra"])["test_accuracy"] == raw["test_accuracies"][-1]
     (task,) = [t for t in store.tasks() if t["name"] == "digits/softmax"]
     assert task["task_kind"] == "classification" and task["n_classes"] is None  # not a DeepOBS dataset
-    assert ingest(store, [str(p) for p in deepobs_dir.glob("*.json")])["added"] == 0
+    assert ingest(store, [str(p) for p in deepobs_dir.glob("*.json")]).added == 0
 
 
 def test_deepobs_datasets_bring_their_facts():
@@ -90,7 +90,7 @@ def test_the_same_runs_in_any_format_are_the_same_runs(store, tmp_path, fmt):
     nested = " REPLACE (to_json(curves) AS curves, to_json(schedule_params) AS schedule_params)" * (fmt == "csv")
     con.execute(f"COPY (SELECT *{nested} FROM read_json(?)) TO ? ({option})", [str(tmp_path / "a.jsonl"), str(target)])
     report = ingest(store, [str(target)])
-    assert (report["added"], report["duplicates"]) == (0, 2)
+    assert (report.added, report.duplicates) == (0, 2)
 
 
 def test_a_bad_row_rejects_the_file_and_skip_invalid_keeps_the_rest(store, tmp_path):
@@ -102,7 +102,17 @@ def test_a_bad_row_rejects_the_file_and_skip_invalid_keeps_the_rest(store, tmp_p
     assert err.value.problems == [f"{path}:2: final_metric must be a number, got str 'high'"]
     assert store.info() == before
     report = ingest(store, [str(path)], skip_invalid=True)
-    assert report["added"] == 2 and report["skipped"] == err.value.problems
+    assert report.added == 2 and report.skipped == err.value.problems
+
+
+def test_the_report_as_json_keeps_its_keys_in_order_and_names_no_batch_when_nothing_was_added(store, tmp_path):
+    path = str(write_jsonl(tmp_path / "a.jsonl", ROWS))
+    first = ingest(store, [path]).to_dict()
+    assert list(first) == ["store", "files", "rows", "added", "duplicates", "skipped", "batch"] and first["batch"]
+    again = ingest(store, [path]).to_dict()
+    assert again == {"store": str(store.path), "files": [{"path": path, "format": "jsonl", "rows": 2}], "rows": 2,
+                     "added": 0, "duplicates": 2, "skipped": [], "batch": None}
+    assert json.loads(json.dumps(again)) == again
 
 
 @pytest.mark.parametrize("line, reason", [

@@ -48,7 +48,7 @@ def test_single_schedule_journal_study_maps_exactly(tmp_path):
     study.optimize(objective(False), n_trials=5)
     store = open_store(tmp_path / "s.duckdb")
     report = ingest(store, [str(journal)])
-    assert report["files"][0]["format"] == "optuna" and report["added"] == 5
+    assert report.files[0].format == "optuna" and report.added == 5
     runs = {r["seed"]: r for r in store.runs(source="optuna")}
     for trial in study.trials:
         run = runs[trial.number]
@@ -58,7 +58,7 @@ def test_single_schedule_journal_study_maps_exactly(tmp_path):
         assert run["final_metric"] == trial.value and run["task_id"] == TASK.task_id
         assert (run["epochs"], run["steps"], run["batch_size"]) == (5, 60, 128)
         assert [p["val_metric"] for p in store.curves(run["run_id"])] == list(trial.intermediate_values.values())
-    assert ingest(store, [str(journal)])["added"] == 0
+    assert ingest(store, [str(journal)]).added == 0
 
 
 def test_multi_schedule_sqlite_study_and_study_choice(tmp_path):

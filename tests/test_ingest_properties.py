@@ -25,7 +25,7 @@ def _check(store, path):
         assert store.info() == before
         assert str(path) in str(exc)
         return None
-    assert store.info()["runs"] == before["runs"] + report["added"]
+    assert store.info().runs == before.runs + report.added
     return report
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from lrrec.cli import cli
 from lrrec.plots import study_figures
-from lrrec.runners.execute import sweep
+from lrrec.runners.execute import SweepPlan, sweep
 from lrrec.runners.tasks import get_task
 from lrrec.runners.train import train
 from lrrec.schedules import ScheduleConfig
@@ -61,7 +61,8 @@ def test_sweep_in_a_pipe_writes_a_line_per_run_to_stderr(tmp_path):
 def test_sweep_in_a_terminal_draws_bars(tmp_path, monkeypatch):
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    results = sweep(open_store(tmp_path / "s.duckdb"), ["wine/mlp"], ["cosine", "step"], 1, epochs=2, progress=True)
+    results = sweep(open_store(tmp_path / "s.duckdb"), SweepPlan(tasks=["wine/mlp"], schedules=["cosine", "step"],
+                                                                 seeds=1, epochs=2, progress=True))
     assert len(results) == 2
     drawn = terminal.getvalue()
     assert "\r" in drawn and "sweep:" in drawn and "/2 [" in drawn  # tqdm's bar, not pipe lines

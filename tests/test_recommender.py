@@ -18,7 +18,7 @@ from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
 from lrrec.recommender.suggest import RangeProbe, suggest, suggest_by_name, suggest_for_task, with_probed_lr
-from lrrec.runners.execute import sweep
+from lrrec.runners.execute import SweepPlan, sweep
 from lrrec.store import ingest
 from lrrec.store.store import open_store
 
@@ -33,8 +33,8 @@ def trained_store(tmp_path_factory):
     with store.transaction() as con:  # only this test's own runs
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
-    sweep(store, ["wine/mlp", "breast_cancer/mlp", "digits/mlp"], SCHEDULES, seeds=1, lr_grid=LRS, epochs=4,
-          population=True)
+    sweep(store, SweepPlan(tasks=["wine/mlp", "breast_cancer/mlp", "digits/mlp"], schedules=SCHEDULES, seeds=1,
+                           lr_grid=LRS, epochs=4, population=True))
     return store
 
 
@@ -84,7 +84,8 @@ def test_lr_is_rescaled_to_the_batch_size(trained_store):
 
 def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_so(tmp_path):
     store = open_store(tmp_path / "surfaces.duckdb")
-    sweep(store, ["surface/saddle"], ["cosine", "constant"], seeds=1, lr_grid=[0.01, 0.1], epochs=50)
+    sweep(store, SweepPlan(tasks=["surface/saddle"], schedules=["cosine", "constant"], seeds=1, lr_grid=[0.01, 0.1],
+                           epochs=50))
     target = TaskFingerprint(name="text/transformer", dataset="text", model="transformer", n_train=10**8,
                              n_classes=50000, input_numel=2048, n_params=10**9, forward_flops=1e12, depth=48,
                              has_norm=True, has_residual=True)

@@ -16,14 +16,26 @@ from click.testing import CliRunner
 from lrrec.cli import cli
 from lrrec.errors import InvalidValueError, LrrecError
 from lrrec.runners.data import DataMissingError, load_cifar, random_crop_flip
-from lrrec.runners.execute import budget_for
+from lrrec.runners.execute import RunResult, budget_for
 from lrrec.runners.measure import measure
 from lrrec.runners.tasks import TASKS, Budget, _load_cached, get_task, load_data
-from lrrec.runners.train import train
+from lrrec.runners.train import Outcome, train
 from lrrec.schedules import ScheduleConfig
 from lrrec.store import open_store
 
 SMALL_TASKS = [name for name, t in TASKS.items() if t.kind == "classification" and not t.needs_data_root]
+
+
+def test_a_run_result_as_plain_data_has_the_same_keys_with_or_without_an_outcome():
+    config = ScheduleConfig.create("cosine", lr=0.05)
+    outcome = Outcome("diverged", "val_accuracy", "max", None, 0.5, 2, 20, 100, 1.23456, "cpu")
+    ran = RunResult("r1", "wine/mlp", config, 3, "diverged", outcome).to_dict()
+    assert ran == {"run_id": "r1", "task": "wine/mlp", "schedule": config.to_dict(), "seed": 3, "status": "diverged",
+                   "metric": "val_accuracy", "final_metric": None, "best_metric": 0.5, "epochs_done": 2,
+                   "wall_time_s": 1.235, "device": "cpu"}
+    stopped = RunResult("r2", "wine/mlp", config, 0, "interrupted", None).to_dict()
+    assert list(stopped) == list(ran) and stopped["epochs_done"] == 0
+    assert all(stopped[key] is None for key in ("metric", "final_metric", "best_metric", "wall_time_s", "device"))
 
 
 @pytest.mark.parametrize("name", SMALL_TASKS)
@@ -256,7 +268,7 @@ def test_a_broken_user_task_is_a_one_line_error_and_records_nothing(broken_tasks
                                       "--store", str(store)])
     assert result.exit_code == 1 and message in result.output and len(result.output.splitlines()) == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert not store.exists() or open_store(store).info()["by_source"].get("lrrec", 0) == 0
+    assert not store.exists() or open_store(store).info().by_source.get("lrrec", 0) == 0
 
 
 def test_a_user_task_starts_from_the_same_weights_and_records_its_loaders_batch_size(broken_tasks):

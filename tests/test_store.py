@@ -36,7 +36,7 @@ def test_new_store_holds_the_cited_literature_prior_and_the_corpus(tmp_path):
     runs = store.runs(source="literature")
     corpus = store.runs(source="lrrec-corpus")
     assert len(runs) == sum(len(p.read_text().splitlines()) - 1 for p in LITERATURE.glob("*.csv")) >= 250
-    assert len(corpus) == _bundled_corpus_runs() > 1000 and store.info()["runs"] == len(runs) + len(corpus)
+    assert len(corpus) == _bundled_corpus_runs() > 1000 and store.info().runs == len(runs) + len(corpus)
     assert {"digits/mlp", "mnist1d/cnn1d", "surface/rosenbrock"} <= {r["task"] for r in corpus}
     assert all(r["lrrec_version"] and r["library_versions"] for r in corpus)  # provenance kept
     assert all(r["source_ref"] and r["notes"] and r["final_metric"] is not None for r in runs)
@@ -47,7 +47,7 @@ def test_new_store_holds_the_cited_literature_prior_and_the_corpus(tmp_path):
     assert {json.loads(r["schedule_config"])["params"]["t0_frac"] for r in sgdr} >= {0.05, 0.25}
     assert json.loads(sgdr[0]["extra"])["table"] == "Table 1"  # the source's table travels with each row
     open_store(tmp_path / "s.duckdb")  # reopening loads nothing twice
-    assert store.info()["runs"] == len(runs) + len(corpus)
+    assert store.info().runs == len(runs) + len(corpus)
 
 
 def test_finished_run_records_metrics_curves_and_target(tmp_path):
@@ -121,7 +121,7 @@ def test_a_version_1_store_gains_the_bookkeeping_tables_and_keeps_its_runs(tmp_p
         old.setattr("lrrec.store.store.SCHEMA_VERSION", 1)
         runs = open_store(path).runs()
     store = open_store(path)
-    assert store.info()["schema_version"] == schema.SCHEMA_VERSION == 2 and store.runs() == runs
+    assert store.info().schema_version == schema.SCHEMA_VERSION == 2 and store.runs() == runs
     with store.start_run(TASK, "cosine") as run:
         run.log_metrics({"val_accuracy": 0.5}, step=1)
     assert store.runs(source="lrrec")[0]["status"] == "finished"
@@ -129,13 +129,13 @@ def test_a_version_1_store_gains_the_bookkeeping_tables_and_keeps_its_runs(tmp_p
 
 def test_a_later_migration_upgrades_an_existing_store_in_place(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
-    before = open_store(path).info()["runs"]
+    before = open_store(path).info().runs
     step = ["ALTER TABLE runs ADD COLUMN note2 VARCHAR"]
     later = schema.SCHEMA_VERSION + 1
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
     monkeypatch.setattr("lrrec.store.store.SCHEMA_VERSION", later)
     store = open_store(path)
-    assert store.info()["schema_version"] == later and store.info()["runs"] == before
+    assert store.info().schema_version == later and store.info().runs == before
     assert "note2" in store.runs()[0]
 
 
@@ -149,12 +149,12 @@ def test_importing_an_export_reproduces_the_store(tmp_path, fmt, deepobs_dir):
     with pytest.raises(RuntimeError), src.start_run(TASK, "wsd", metric_name="val_loss") as run:
         raise RuntimeError("x")
     out = tmp_path / f"runs.{fmt}"
-    assert src.export(out, fmt) == src.info()["runs"]
+    assert src.export(out, fmt) == src.info().runs
     dst = open_store(tmp_path / "b.duckdb")
     report = ingest(dst, [str(out)])
-    assert report["duplicates"] == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
+    assert report.duplicates == len(src.runs(source="literature")) + len(src.runs(source="lrrec-corpus"))
     assert _tables(dst) == _tables(src)
-    assert ingest(dst, [str(out)])["added"] == 0
+    assert ingest(dst, [str(out)]).added == 0
 
 
 def _tables(store) -> dict:

@@ -22,7 +22,7 @@ def test_ingest_info_export_round_trip(tmp_path, deepobs_dir):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["added"] == 4
     info = json.loads(run("store", "info", "--store", db, "--json").output)
-    assert info == open_store(db).info() and info["by_source"]["deepobs"] == 4
+    assert info == open_store(db).info().to_dict() and info["by_source"]["deepobs"] == 4
     text = run("store", "info", "--store", db).output
     assert "digits/softmax" in text and "literature" in text
     assert run("store", "export", out, "--format", "parquet", "--store", db).exit_code == 0

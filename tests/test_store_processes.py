@@ -106,7 +106,7 @@ def test_sigkill_leaves_a_readable_store_with_every_finished_run(tmp_path):
 def test_sigkill_during_a_bulk_ingest_leaves_all_or_nothing(tmp_path):
     """Synthetic rows (this is about atomicity, not content): 30,000 runs in one file."""
     path = str(tmp_path / "s.duckdb")
-    before = open_store(path).info()["runs"]
+    before = open_store(path).info().runs
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(f'{{"task": "t/m", "schedule": "cosine", "lr": 0.1, "seed": {i}, '
                             f'"metric_name": "val_loss", "final_metric": {i / 7}}}\n' for i in range(30000)))
@@ -117,6 +117,6 @@ def test_sigkill_during_a_bulk_ingest_leaves_all_or_nothing(tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    assert open_store(path).info()["runs"] in (before, before + 30000)
+    assert open_store(path).info().runs in (before, before + 30000)
     open_store(path).add_records([], copy_first=True)  # the next bulk writer clears the killed one's copy
     assert not copy.exists()

@@ -74,7 +74,7 @@ def test_store_check_reads_every_row_and_names_the_damage(healthy, tmp_path):
     result = run("store", "check", "--store", str(healthy), "--json")
     report = json.loads(result.output)
     assert result.exit_code == 0 and report["ok"] and report["problems"] == []
-    assert report["rows"]["runs"] == open_store(healthy).info()["runs"] > 0
+    assert report["rows"]["runs"] == open_store(healthy).info().runs > 0
     assert 0 < report["runs_with_curves"] <= report["rows"]["runs"]
     from lrrec.store.check import check_store
 
@@ -142,7 +142,7 @@ def test_file_names_are_names_not_globs(healthy, tmp_path):
     assert run("ingest", str(tmp_path / "runs[1].jsonl"), "--store", str(path)).exit_code == 0
     assert run("store", "export", str(out), "--store", str(path)).exit_code == 0
     report = json.loads(run("ingest", str(out), "--store", str(tmp_path / "t.duckdb"), "--json").output)
-    assert report["files"][0]["rows"] == open_store(path).info()["runs"]  # the bracketed file, not runs1.parquet
+    assert report["files"][0]["rows"] == open_store(path).info().runs  # the bracketed file, not runs1.parquet
 
 
 def test_an_sqlite_file_is_never_written(tmp_path):

@@ -36,7 +36,7 @@ def test_a_killed_run_is_stale_and_repair_marks_it_interrupted_keeping_its_point
     proc = subprocess.Popen([sys.executable, "-c", STARTER, str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     run_id = proc.stdout.readline().strip()  # the event: its run is recorded and flushed
-    assert store.info()["stale_runs"] == 0  # its process is alive
+    assert store.info().stale_runs == 0  # its process is alive
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     with store.start_run("digits/mlp", "cosine") as live:  # a run of this live process is never stale
@@ -49,7 +49,7 @@ def test_a_killed_run_is_stale_and_repair_marks_it_interrupted_keeping_its_point
     (killed,) = store.runs(source="killed")
     assert killed["status"] == "interrupted" and "marked interrupted by lrrec store repair" in killed["notes"]
     assert len(store.curves(run_id)) == 1
-    assert store.info()["stale_runs"] == 0 and store.runs(source="lrrec")[0]["status"] == "finished"
+    assert store.info().stale_runs == 0 and store.runs(source="lrrec")[0]["status"] == "finished"
 
 
 @pytest.mark.parametrize(("age_s", "stale"), [(STALE_AFTER_S + 60, True), (60, False)])
@@ -59,9 +59,9 @@ def test_a_run_on_another_host_is_stale_after_an_hour_without_heartbeat(tmp_path
     with store.transaction() as con:
         con.execute("UPDATE run_owners SET host = 'elsewhere', heartbeat_at = ? WHERE run_id = ?",
                     [utc_now() - timedelta(seconds=age_s), live.run_id])
-    assert store.info()["stale_runs"] == int(stale)
+    assert store.info().stale_runs == int(stale)
     live.flush()  # a heartbeat from the run itself
-    assert store.info()["stale_runs"] == 0
+    assert store.info().stale_runs == 0
 
 
 def _ingest(path, tmp_path, name, seeds):
@@ -82,7 +82,7 @@ def test_store_rm_removes_one_ingest_batch_whole_after_a_dry_run(tmp_path):
     assert removed["removed"] and {r["source"] for r in removed["runs"]} == {"first"}
     store = open_store(path)
     assert store.runs(source="first") == [] and len(store.runs(source="second")) == 2
-    assert store.info()["curve_points"] == before["curve_points"] - 3
+    assert store.info().curve_points == before.curve_points - 3
     assert second["batch"] != first["batch"]
     assert "t/m" in {t["name"] for t in store.tasks()}  # still used by the second batch
 

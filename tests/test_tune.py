@@ -145,6 +145,28 @@ def test_reopening_a_study_keeps_its_space_without_planning(tmp_path):
     assert again.lr_range == (0.01, 1.0)
 
 
+def test_a_summary_as_plain_data_keeps_the_json_keys_and_round_trips_its_configs():
+    from lrrec.runners.probes import RangeTest
+    from lrrec.tuning.summary import BestTrial, TrialRecord, TuneSummary
+
+    config = ScheduleConfig.create("cosine", lr=0.05).with_settings({"warmup": "linear", "warmup_frac": 0.05})
+    inconclusive = RangeTest("wine/mlp", [1e-3, 1e-2], [1.0, 2.0], None, None, True, "the loss did not fall")
+    summary = TuneSummary("s", "s.journal", "wine/mlp", {"complete": 1, "fail": 1},
+                          {"kind": "library", "schedules": ["cosine"], "lr_range": None}, [config],
+                          BestTrial(0, 0.9, "r0", config),
+                          [TrialRecord(0, 0.9, "complete", "r0"), TrialRecord(1, None, "fail", None)], inconclusive,
+                          False)
+    data = summary.to_dict()
+    assert list(data) == ["study", "storage", "task", "trials", "space", "seeded", "best", "history", "probe",
+                          "resumed"]
+    assert data["best"] == {"trial": 0, "value": 0.9, "run_id": "r0", "config": config.to_dict()}
+    assert data["history"][1] == {"trial": 1, "value": None, "state": "fail", "run_id": None}
+    assert data["probe"] == {"steepest_lr": None, "note": "the loss did not fall"}
+    assert ScheduleConfig.from_dict(data["seeded"][0]) == config and json.loads(json.dumps(data)) == data
+    bare = replace(summary, best=None, probe=None, seeded=[]).to_dict()
+    assert (bare["best"], bare["probe"], bare["seeded"]) == (None, None, [])
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """Two worker processes share one journal-file study on wine/mlp (2 epochs per trial)."""
@@ -157,24 +179,24 @@ def tuned(tmp_path_factory):
 
 def test_workers_share_the_study_without_losing_or_repeating_a_trial(tuned):
     job, summary = tuned
-    trials = summary["history"]
-    assert len(trials) >= 8 and len({t["trial"] for t in trials}) == len(trials)
-    assert all(t["state"] in ("complete", "pruned") for t in trials)
+    trials = summary.history
+    assert len(trials) >= 8 and len({t.trial for t in trials}) == len(trials)
+    assert all(t.state in ("complete", "pruned") for t in trials)
     runs = {r["source_ref"]: r for r in open_store(job.store_path).runs(source="lrrec")}
     for t in trials:  # every finished trial is in the experience store, once
-        run = runs[f"optuna {job.study} trial {t['trial']}"]
-        assert run["run_id"] == t["run_id"]
-        assert run["status"] == ("finished" if t["state"] == "complete" else run["status"])
-    assert len({t["run_id"] for t in trials}) == len(trials)
+        run = runs[f"optuna {job.study} trial {t.trial}"]
+        assert run["run_id"] == t.run_id
+        assert run["status"] == ("finished" if t.state == "complete" else run["status"])
+    assert len({t.run_id for t in trials}) == len(trials)
 
 
 def test_every_trial_lies_in_the_transferred_space(tuned):
     _, summary = tuned
-    space = summary["space"]
-    assert space["kind"] == "transferred" and space["schedules"] == [c["name"] for c in summary["seeded"]]
+    space = summary.space
+    assert space["kind"] == "transferred" and space["schedules"] == [c.name for c in summary.seeded]
     runs = {r["run_id"]: json.loads(r["schedule_config"]) for r in open_store(tuned[0].store_path).runs(source="lrrec")}
-    for trial in summary["history"]:
-        config = runs[trial["run_id"]]
+    for trial in summary.history:
+        config = runs[trial.run_id]
         assert config["name"] in space["schedules"]
         assert space["lr_range"][0] <= config["lr"] <= space["lr_range"][1]
 
@@ -184,23 +206,23 @@ def test_the_suggested_configs_are_evaluated_first(tuned):
     study = optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(job.storage)))
     first = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)[:2]
-    for trial, seeded in zip(first, summary["seeded"]):
-        assert trial.params["schedule"] == seeded["name"]
-        assert trial.params[f"{seeded['name']}.lr"] == pytest.approx(seeded["lr"])
+    for trial, seeded in zip(first, summary.seeded):
+        assert trial.params["schedule"] == seeded.name
+        assert trial.params[f"{seeded.name}.lr"] == pytest.approx(seeded.lr)
 
 
 def test_resuming_adds_trials_without_seeding_again(tuned):
     job, _ = tuned
     again = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=10, seed_top=2)
-    assert again["seeded"] == [] and len(again["history"]) >= 10
-    assert again["space"] == tuned[1]["space"]  # kept, though the store now holds this task's trials
+    assert again.seeded == [] and len(again.history) >= 10
+    assert again.space == tuned[1].space  # kept, though the store now holds this task's trials
 
 
 def test_ingesting_the_study_maps_trials_to_the_same_configs(tuned, tmp_path):
     job, _ = tuned
     store = open_store(tmp_path / "other.duckdb")
     report = ingest(store, [job.storage], study=job.study)
-    assert report["added"] == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
+    assert report.added == len(optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(job.storage))).get_trials())
     imported = {json.loads(r["extra"])["optuna_trial"]: json.loads(r["schedule_config"])
                 for r in store.runs(source="optuna")}
@@ -213,13 +235,13 @@ def test_seeds_beyond_the_trials_run_first_when_the_study_is_resumed(tmp_path):
     job = TuneJob("wine/mlp", resolve_schedules(None, None), str(tmp_path / "study.journal"), "short",
                   str(tmp_path / "store.duckdb"), epochs=1)
     summary = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=2, seed_top=4, probe=False)
-    assert summary["trials"] == {"complete": 2, "waiting": 2}
+    assert summary.trials == {"complete": 2, "waiting": 2}
     resumed = tune(job, catalog_fingerprint("wine", "mlp"), n_trials=4, seed_top=4, probe=False)
-    assert resumed["trials"] == {"complete": 4}
+    assert resumed.trials == {"complete": 4}
     study = optuna.load_study(study_name=job.study, storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(job.storage)))
     ran = [t.params["schedule"] for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
-    assert ran == [c["name"] for c in summary["seeded"]]
+    assert ran == [c.name for c in summary.seeded]
 
 
 def test_a_study_resumes_only_for_its_own_task_and_budget(tmp_path):

@@ -21,16 +21,17 @@ def store_info(store_path: str | None, as_json: bool) -> None:
     """Counts of runs by source, task, schedule family and status, and stale runs."""
     info = open_cli_store(store_path, reading=True, announce=not as_json).info()
     if as_json:
-        emit_json(info)
+        emit_json(info.to_dict())
         return
-    click.echo(f"{info['path']} (schema {info['schema_version']}): {info['runs']} runs, {info['tasks']} tasks, "
-               f"{info['schedule_configs']} schedule configs, {info['curve_points']} curve points")
-    if info["stale_runs"]:
-        click.echo(f"{info['stale_runs']} stale runs (running, but their process is gone): "
+    click.echo(f"{info.path} (schema {info.schema_version}): {info.runs} runs, {info.tasks} tasks, "
+               f"{info.schedule_configs} schedule configs, {info.curve_points} curve points")
+    if info.stale_runs:
+        click.echo(f"{info.stale_runs} stale runs (running, but their process is gone): "
                    f"`lrrec store repair` marks them interrupted")
-    for key in ("by_source", "by_status", "by_family", "by_task"):
-        click.echo(f"{key.replace('_', ' ')}:")
-        for name, count in info[key].items():
+    for label, runs in (("by source", info.by_source), ("by status", info.by_status), ("by family", info.by_family),
+                        ("by task", info.by_task)):
+        click.echo(f"{label}:")
+        for name, count in runs.items():
             click.echo(f"  {count:>8}  {name}")
 
 
@@ -148,11 +149,11 @@ def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_in
                             schedule=schedule, task=task, metric=metric)  # before a new store is made
     report = add_validated(open_cli_store(store_path, announce=not as_json), validated)
     if as_json:
-        emit_json(report)
+        emit_json(report.to_dict())
         return
-    for problem in report["skipped"]:
+    for problem in report.skipped:
         click.echo(f"skipped {problem}", err=True)
-    click.echo(f"{report['added']} runs added, {report['duplicates']} already present, "
-               f"{len(report['skipped'])} skipped ({report['rows']} rows from {len(report['files'])} inputs) "
-               f"-> {report['store']}" + (f" (batch {report['batch']}; undo with `lrrec store rm --batch "
-                                          f"{report['batch']}`)" if report["batch"] else ""))
+    click.echo(f"{report.added} runs added, {report.duplicates} already present, "
+               f"{len(report.skipped)} skipped ({report.rows} rows from {len(report.files)} inputs) "
+               f"-> {report.store}" + (f" (batch {report.batch}; undo with `lrrec store rm --batch "
+                                       f"{report.batch}`)" if report.batch else ""))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from lrrec.cli.common import (
 )
 from lrrec.errors import InvalidValueError
 
+if TYPE_CHECKING:
+    from lrrec.runners.tasks import Budget, Task
+
 
 @click.command("run")
 @click.option("--task", "task_name", required=True, help="A task from `lrrec tasks list`, or module:function.")
@@ -29,7 +32,7 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
                 batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
                 data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
-    from lrrec.runners.execute import budget_for, describe, run_one
+    from lrrec.runners.execute import budget_for, run_one
     from lrrec.runners.tasks import get_task
     from lrrec.schedules import ScheduleConfig
 
@@ -43,7 +46,7 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
     except KeyboardInterrupt:
         click.echo("interrupted: the run is recorded as interrupted with the epochs it finished", err=True)
         raise SystemExit(130) from None
-    summary = describe(result)
+    summary = result.to_dict()
     if as_json:
         emit_json(summary)
     else:
@@ -87,7 +90,8 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
     task = get_task(task_name)
     budget = budget_for(task, None, batch_size, optimizer, momentum)
     if method == "curvature":
-        _curvature_report(task, budget, batches, seed, data_root, device, as_json, not quiet)
+        _curvature_report(task, budget, batches=batches, seed=seed, data_root=data_root, device=device,
+                          as_json=as_json, progress=not quiet)
         return
     from lrrec.runners.probes import lr_range_test
 
@@ -112,7 +116,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
                f"{result.lrs[-1]:.3g}); {found}")
 
 
-def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, data_root: str | None,
+def _curvature_report(task: Task, budget: Budget, *, batches: int | None, seed: int, data_root: str | None,
                       device: str | None, as_json: bool, progress: bool) -> None:
     from lrrec.runners.curvature import curvature_probe
 
@@ -146,7 +150,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                   momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
                   as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
-    from lrrec.runners.execute import describe, sweep
+    from lrrec.runners.execute import RunResult, SweepPlan, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
 
     names = split_list(schedule_names)
@@ -156,8 +160,8 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
     store = open_cli_store(store_path, announce=not as_json)
     lines: list[dict[str, Any]] = []
 
-    def report(result: Any) -> None:
-        summary = describe(result)
+    def report(result: RunResult) -> None:
+        summary = result.to_dict()
         lines.append(summary)
         if not as_json:
             final = "-" if summary["final_metric"] is None else f"{summary['final_metric']:.4g}"
@@ -166,9 +170,10 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                        f"{final}  {summary['wall_time_s']:.3g} s")
 
     try:
-        sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device,
-              report, population=population, momentum=momentum, progress=not quiet,
-              on_note=lambda m: click.echo(f"note: {m}", err=True))
+        plan = SweepPlan(tasks=split_list(task_names), schedules=names, seeds=seeds, lr_grid=grid, epochs=epochs,
+                         batch_size=batch_size, optimizer=optimizer, momentum=momentum, data_root=data_root,
+                         device=device, population=population, progress=not quiet)
+        sweep(store, plan, on_result=report, on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from lrrec.cli.common import budget_options, emit_json, open_cli_store
+
+if TYPE_CHECKING:
+    from lrrec.schedules import ScheduleConfig
 
 
 @click.command("tune")
@@ -59,37 +62,36 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
         click.echo(f"interrupted; rerun with --study {job.study} to resume", err=True)
         raise SystemExit(130) from None
     assert job.out is not None  # for_task names the folder
-    summary["figures"] = write_figures(summary, store, Path(job.out))
+    figures = write_figures(summary, store, Path(job.out))
     if as_json:
-        emit_json(summary)
+        emit_json({**summary.to_dict(), "figures": figures})
         return
-    click.echo(f"study {summary['study']} ({summary['storage']}): " +
-               ", ".join(f"{n} {state}" for state, n in summary["trials"].items()) +
+    click.echo(f"study {summary.study} ({summary.storage}): " +
+               ", ".join(f"{n} {state}" for state, n in summary.trials.items()) +
                (" (suggested configs beyond --n-trials: they run first when the study is resumed)"
-                if summary["trials"].get("waiting") else ""))
-    searched = summary["space"]
+                if summary.trials.get("waiting") else ""))
+    searched = summary.space
     lr_range = searched["lr_range"]
     click.echo(f"{searched['kind']} space: {', '.join(searched['schedules'])}"
                + (f"; lr {lr_range[0]:.3g} to {lr_range[1]:.3g}" if lr_range else ""))
-    if summary["resumed"]:
+    if summary.resumed:
         click.echo("resumed: the study keeps the space it began with (--space, --schedule, --families and "
                    "--seed-top shape new studies only)")
-    if summary["probe"]:
-        probed = summary["probe"]
-        click.echo(f"LR range test: steepest descent at lr {probed['steepest_lr']:.3g}" if probed["steepest_lr"]
-                   else f"LR range test inconclusive ({probed['note']}); suggested LRs kept")
-    for config in summary["seeded"]:
+    if summary.probe:
+        probed = summary.probe
+        click.echo(f"LR range test: steepest descent at lr {probed.steepest_lr:.3g}" if probed.steepest_lr
+                   else f"LR range test inconclusive ({probed.note}); suggested LRs kept")
+    for config in summary.seeded:
         click.echo(f"seeded: {_described(config)}")
-    if summary["best"]:
-        best = summary["best"]
-        click.echo(f"best: trial {best['trial']} value {best['value']:.4g}: {_described(best['config'])} "
-                   f"(run {best['run_id']})")
+    if summary.best:
+        best = summary.best
+        click.echo(f"best: trial {best.trial} value {best.value:.4g}: {_described(best.config)} (run {best.run_id})")
     click.echo(f"figures in {job.out}")
 
 
-def _described(config: dict[str, Any]) -> str:
+def _described(config: ScheduleConfig) -> str:
     """A config in one line: `cosine lr=0.05 min_lr_ratio=0.01 warmup=linear:0.05`."""
-    params = "".join(f" {k}={v:.4g}" if isinstance(v, float) else f" {k}={v}" for k, v in config["params"].items())
-    warmup = config["warmup"]
-    return f"{config['name']} lr={config['lr']:.4g}{params}" + (
-        f" warmup={warmup['kind']}:{warmup['frac']:.4g}" if warmup else "")
+    params = "".join(f" {k}={v:.4g}" if isinstance(v, float) else f" {k}={v}" for k, v in config.params.items())
+    warmup = config.warmup
+    return f"{config.name} lr={config.lr:.4g}{params}" + (
+        f" warmup={warmup.kind}:{warmup.frac:.4g}" if warmup else "")

@@ -94,10 +94,10 @@ def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int
         bar.update(f"curvature along the gradient {curvature:.4g}")
         eigenvalue = _top_eigenvalue(model, params, sample[:POWER_BATCHES], seed,
                                      lambda k, value: bar.update(f"power iteration {k}: top eigenvalue {value:.4g}"))
-    return _summarise(task, budget, n_batches, small_sq, big_sq, curvature, eigenvalue)
+    return _summarise(task, budget, n_batches, small_sq, big_sq, curvature=curvature, eigenvalue=eigenvalue)
 
 
-def _summarise(task: Task, budget: Budget, n_batches: int, small_sq: float, big_sq: float, curvature: float,
+def _summarise(task: Task, budget: Budget, n_batches: int, small_sq: float, big_sq: float, *, curvature: float,
                eigenvalue: float) -> CurvatureProbe:
     """The appendix A estimators from the small- and big-batch squared norms, and the LRs they imply
     (`curvature` is G^T H G / |G|^2 along the big-batch gradient)."""

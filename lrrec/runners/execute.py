@@ -18,7 +18,7 @@ from lrrec.schedules.config import ScheduleConfig
 from lrrec.store.store import Store
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
     """A recorded run: its id in the store and what training produced."""
 
@@ -28,6 +28,15 @@ class RunResult:
     seed: int
     status: str
     outcome: Outcome | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary of the run (`lrrec run --json`, and each run of `lrrec sweep --json`)."""
+        out = self.outcome
+        return {"run_id": self.run_id, "task": self.task, "schedule": json.loads(self.schedule.to_json()),
+                "seed": self.seed, "status": self.status,
+                "metric": out.metric_name if out else None, "final_metric": out.final_metric if out else None,
+                "best_metric": out.best_metric if out else None, "epochs_done": out.epochs_done if out else 0,
+                "wall_time_s": round(out.wall_time_s, 3) if out else None, "device": out.device if out else None}
 
 
 @lru_cache(maxsize=32)
@@ -118,31 +127,51 @@ def _done_keys(store: Store) -> set[tuple]:
     return keys
 
 
-def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str], seeds: int,
-          lr_grid: Sequence[float] | None = None, epochs: int | None = None, batch_size: int | None = None,
-          optimizer: str | None = None, data_root: str | None = None, device: str | None = None,
-          on_result: Callable[[RunResult], None] | None = None, population: bool = False,
-          extra_configs: Sequence[ScheduleConfig] = (), momentum: float | None = None,
-          on_note: Callable[[str], None] | None = None, progress: bool = False) -> list[RunResult]:
-    """Every task x schedule (default config, or each LR of `lr_grid`) x seed; runs already done are skipped.
+@dataclass(frozen=True, kw_only=True)
+class SweepPlan:
+    """What `sweep` trains: every task x schedule (its default config, or one per LR of `lr_grid`; then
+    `extra_configs`) x seeds 0..`seeds`-1, at each task's budget with the given overrides (None keeps the task's).
 
-    With `population`, tasks that support it train all their pending configs of one seed at once. `on_note`
-    hears what the sweep does differently from what was asked (a task trained one by one, runs skipped), before
-    anything trains. `progress` shows the runs done on stderr (see `Progress`); `on_result` may write output.
+    With `population`, tasks that support it train all their pending configs of one seed at once; `progress`
+    shows the runs done on stderr (see `Progress`).
+    """
+
+    tasks: Sequence[str]
+    schedules: Sequence[str]
+    seeds: int
+    lr_grid: Sequence[float] | None = None
+    extra_configs: Sequence[ScheduleConfig] = ()
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    momentum: float | None = None
+    data_root: str | None = None
+    device: str | None = None
+    population: bool = False
+    progress: bool = False
+
+
+def sweep(store: Store, plan: SweepPlan, *, on_result: Callable[[RunResult], None] | None = None,
+          on_note: Callable[[str], None] | None = None) -> list[RunResult]:
+    """Train and record the runs of `plan` that the store lacks; returns them in the order they finished.
+
+    `on_note` hears what the sweep does differently from what was asked (a task trained one by one, runs skipped),
+    before anything trains; `on_result` hears each run recorded, and may write output.
     """
     note = on_note or (lambda message: None)
-    if not task_names or not schedule_names:
+    if not plan.tasks or not plan.schedules:
         raise InvalidValueError("a sweep needs at least one task and one schedule")
-    tasks = [get_task(name) for name in dict.fromkeys(task_names)]  # each checked before anything trains, once
+    tasks = [get_task(name) for name in dict.fromkeys(plan.tasks)]  # each checked before anything trains, once
     done = _done_keys(store)
-    configs = _sweep_configs(schedule_names, lr_grid, extra_configs)
-    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum) for task in tasks]  # all, before training
-    plan = _plan(tasks, budgets, configs, seeds, done, population, data_root, note)
-    bar = Progress("sweep", sum(len(batch.configs) for batch in plan), "run", progress)
+    configs = _sweep_configs(plan.schedules, plan.lr_grid, plan.extra_configs)
+    budgets = [budget_for(task, plan.epochs, plan.batch_size, plan.optimizer, plan.momentum)
+               for task in tasks]  # all, before training
+    batches = _pending(plan, tasks, budgets, configs, done, note)
+    bar = Progress("sweep", sum(len(batch.configs) for batch in batches), "run", plan.progress)
     results = []
     try:
-        for batch in plan:
-            for result in _train_batch(store, batch, data_root, device, bar):
+        for batch in batches:
+            for result in _train_batch(store, batch, plan.data_root, plan.device, bar):
                 results.append(result)
                 bar.update(_outcome_note(result))
                 if on_result:
@@ -174,25 +203,25 @@ def _sweep_configs(schedule_names: Sequence[str], lr_grid: Sequence[float] | Non
     return list({c.content_hash(): c for c in [*configs, *extra_configs]}.values())  # a repeat runs once
 
 
-def _plan(tasks: list[Task], budgets: list[Budget], configs: list[ScheduleConfig], seeds: int, done: set[tuple],
-          population: bool, data_root: str | None, note: Callable[[str], None]) -> list[_Batch]:
+def _pending(plan: SweepPlan, tasks: list[Task], budgets: list[Budget], configs: list[ScheduleConfig],
+             done: set[tuple], note: Callable[[str], None]) -> list[_Batch]:
     """The batches of runs that `done` lacks; `note` hears of tasks that cannot train as a population, and of the
     runs skipped."""
-    plan, skipped = [], 0
+    batches, skipped = [], 0
     for task, budget in zip(tasks, budgets):
-        fingerprint = task_fingerprint(task.name, data_root)
-        unsupported = supports_population(task, budget) if population else None
+        fingerprint = task_fingerprint(task.name, plan.data_root)
+        unsupported = supports_population(task, budget) if plan.population else None
         if unsupported:
             note(f"{task.name} trains one config at a time: {unsupported}")
         fields = _budget_fields(budget.epochs, budget.batch_size, budget.optimizer, budget.optimizer_params())
-        for seed in range(seeds):
+        for seed in range(plan.seeds):
             pending = [c for c in configs if (fingerprint.name, c.content_hash(), seed, *fields) not in done]
             skipped += len(configs) - len(pending)
             if pending:
-                plan.append(_Batch(task, budget, seed, pending, population and not unsupported))
+                batches.append(_Batch(task, budget, seed, pending, plan.population and not unsupported))
     if skipped:
         note(f"skipped {skipped} run(s) the store already holds")
-    return plan
+    return batches
 
 
 def _train_batch(store: Store, batch: _Batch, data_root: str | None, device: str | None,
@@ -242,12 +271,3 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
         changes["weight_decay"] = ADAMW_WEIGHT_DECAY
     return replace(task.budget, **changes)
 
-
-def describe(result: RunResult) -> dict:
-    """A JSON-ready summary of a recorded run."""
-    out = result.outcome
-    return {"run_id": result.run_id, "task": result.task, "schedule": json.loads(result.schedule.to_json()),
-            "seed": result.seed, "status": result.status,
-            "metric": out.metric_name if out else None, "final_metric": out.final_metric if out else None,
-            "best_metric": out.best_metric if out else None, "epochs_done": out.epochs_done if out else 0,
-            "wall_time_s": round(out.wall_time_s, 3) if out else None, "device": out.device if out else None}

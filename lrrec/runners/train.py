@@ -107,7 +107,7 @@ def train(task: Task, config: ScheduleConfig, budget: Budget, seed: int, *, data
         return _train_surface(task, data, config, budget, dev, on_epoch)
     model = task.build(data).to(dev)
     with oom_as_error(task, budget):
-        return _train_model(task, model, data, config, budget, seed, dev, on_epoch, progress)
+        return _train_model(task, model, data, config, budget, seed=seed, dev=dev, on_epoch=on_epoch, progress=progress)
 
 
 @contextmanager
@@ -205,7 +205,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     return loss.detach()
 
 
-def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfig, budget: Budget,
+def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfig, budget: Budget, *,
                  seed: int, dev: torch.device, on_epoch: EpochCallback | None, progress: bool) -> Outcome:
     data = to_device(data, dev)
     model, autocast = for_device(model, dev)

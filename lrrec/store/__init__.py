@@ -8,11 +8,11 @@
 Importing this package loads DuckDB; `lrrec.cli` imports it only inside the commands that need it.
 """
 
-from lrrec.store.ingest import FORMATS, detect_format, ingest
+from lrrec.store.ingest import FORMATS, IngestReport, detect_format, ingest
 from lrrec.store.interchange import FIELDS, RowParser, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION
-from lrrec.store.store import EXPORT_FORMATS, Store, default_store_path, open_store
+from lrrec.store.store import EXPORT_FORMATS, Store, StoreInfo, default_store_path, open_store
 
-__all__ = ["EXPORT_FORMATS", "FIELDS", "FORMATS", "SCHEMA_VERSION", "RowParser", "Run", "RunRecord", "Store",
-           "default_store_path", "detect_format", "ingest", "open_store"]
+__all__ = ["EXPORT_FORMATS", "FIELDS", "FORMATS", "SCHEMA_VERSION", "IngestReport", "RowParser", "Run", "RunRecord",
+           "Store", "StoreInfo", "default_store_path", "detect_format", "ingest", "open_store"]

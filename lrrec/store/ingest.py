@@ -7,7 +7,7 @@ import os
 import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,27 +59,53 @@ def _is_journal(path: Path) -> bool:
     return isinstance(first, dict) and "op_code" in first
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """One target read: its path or URL, its format and the rows in it."""
+
+    path: str
+    format: str
+    rows: int
+
+
 @dataclass
 class ValidatedInput:
     """Every target read and validated: the good records, the invalid rows (`where: reason`), the files."""
 
     records: list[RunRecord]
     problems: list[str]
-    files: list[dict[str, Any]]
+    files: list[InputFile]
 
 
-def ingest(store: Store, targets: Sequence[str], fmt: str = "auto", source: str | None = None,
-           skip_invalid: bool = False, **optuna_options: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did (`lrrec ingest` prints it); `batch` names the runs added (None: none were)."""
+
+    store: str
+    files: list[InputFile]
+    rows: int
+    added: int
+    duplicates: int
+    skipped: list[str]  # the invalid rows left out (with `skip_invalid`), as `where: reason`
+    batch: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ingest(store: Store, targets: Sequence[str], *, fmt: str = "auto", source: str | None = None,
+           skip_invalid: bool = False, **optuna_options: str | None) -> IngestReport:
     """Validate every row of every target, then add the new runs in one transaction.
 
     Any invalid row rejects the whole call (nothing is written) unless `skip_invalid`, which adds the good
     rows and reports the others. Runs already in the store are counted as duplicates, not added again.
     `optuna_options` (study, schedule, task, metric) apply to Optuna storages only.
     """
-    return add_validated(store, read_inputs(targets, fmt, source, skip_invalid, **optuna_options))
+    return add_validated(store, read_inputs(targets, fmt=fmt, source=source, skip_invalid=skip_invalid,
+                                            **optuna_options))
 
 
-def read_inputs(targets: Sequence[str], fmt: str = "auto", source: str | None = None, skip_invalid: bool = False,
+def read_inputs(targets: Sequence[str], *, fmt: str = "auto", source: str | None = None, skip_invalid: bool = False,
                 **optuna_options: str | None) -> ValidatedInput:
     """Read and validate every row of every target (see `ingest`), touching no store."""
     if fmt not in FORMATS:
@@ -96,7 +122,7 @@ def read_inputs(targets: Sequence[str], fmt: str = "auto", source: str | None = 
         count = sum(_validate(parser, where, row, validated) for where, row in _reader(kind, target, optuna_options))
         if count == 0:
             raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
-        validated.files.append({"path": target, "format": kind, "rows": count})
+        validated.files.append(InputFile(target, kind, count))
     problems = validated.problems
     if problems and not skip_invalid:
         shown = problems[:_SHOWN_PROBLEMS]
@@ -125,12 +151,12 @@ def _one_line(problem: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
 
 
-def add_validated(store: Store, validated: ValidatedInput) -> dict[str, Any]:
+def add_validated(store: Store, validated: ValidatedInput) -> IngestReport:
     """Add the validated runs as one ingest batch (all or nothing); the report `lrrec ingest` prints."""
     batch = f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     added, duplicates = store.add_records(validated.records, copy_first=True, batch_id=batch)
-    return {"store": str(store.path), "files": validated.files, "rows": sum(f["rows"] for f in validated.files),
-            "added": added, "duplicates": duplicates, "skipped": validated.problems, "batch": batch if added else None}
+    return IngestReport(str(store.path), validated.files, sum(f.rows for f in validated.files), added, duplicates,
+                        validated.problems, batch if added else None)
 
 
 def _reader(kind: str, target: str, optuna_options: dict[str, str | None]) -> Iterator[tuple[str, Any]]:

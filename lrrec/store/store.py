@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,26 @@ def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float
         require_existing(store.path)
     store.ensure_schema()
     return store
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What `Store.info` counts (`lrrec store info`); each `by_*` maps a name to its runs, most first."""
+
+    path: str
+    schema_version: int
+    runs: int
+    tasks: int
+    schedule_configs: int
+    curve_points: int
+    by_source: dict[str, int]
+    by_task: dict[str, int]
+    by_family: dict[str, int]
+    by_status: dict[str, int]
+    stale_runs: int  # running, but their process is gone
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Store:
@@ -211,7 +232,7 @@ class Store:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> StoreInfo:
         """Counts: runs, tasks, configs, curve points, runs by source, task, family and status, stale runs."""
         with self.transaction(write=False) as con:
             def count(sql: str) -> int:
@@ -222,13 +243,13 @@ class Store:
                                        JOIN schedules s USING (config_id) GROUP BY k ORDER BY n DESC, k""").fetchall()
                 return {str(k): int(n) for k, n in rows}
 
-            return {"path": str(self.path), "schema_version": schema_version(con),
-                    "runs": count("SELECT count(*) FROM runs"), "tasks": count("SELECT count(*) FROM tasks"),
-                    "schedule_configs": count("SELECT count(*) FROM schedules"),
-                    "curve_points": count("SELECT count(*) FROM curves"),
-                    "by_source": grouped("r.source"), "by_task": grouped("t.name"),
-                    "by_family": grouped("s.family"), "by_status": grouped("r.status"),
-                    "stale_runs": len(stale_runs(con))}
+            return StoreInfo(path=str(self.path), schema_version=schema_version(con),
+                             runs=count("SELECT count(*) FROM runs"), tasks=count("SELECT count(*) FROM tasks"),
+                             schedule_configs=count("SELECT count(*) FROM schedules"),
+                             curve_points=count("SELECT count(*) FROM curves"),
+                             by_source=grouped("r.source"), by_task=grouped("t.name"),
+                             by_family=grouped("s.family"), by_status=grouped("r.status"),
+                             stale_runs=len(stale_runs(con)))
 
     def export(self, out: str | os.PathLike[str], fmt: str | None = None) -> int:
         """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl.

@@ -15,17 +15,16 @@ from lrrec.tuning.job import TuneJob
 from lrrec.tuning.progress import TrialProgress
 from lrrec.tuning.space import plan_study, space_of
 from lrrec.tuning.study import check_resumable, open_study
-from lrrec.tuning.summary import summarize
+from lrrec.tuning.summary import TuneSummary, summarize
 from lrrec.tuning.worker import run_worker, run_workers
 
 if TYPE_CHECKING:
-    from lrrec.runners.probes import RangeTest
     from lrrec.runners.tasks import Budget, Task
 
 
 def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout: float | None = None,
          seed_top: int = 5, space: str = "transferred", probe: bool = True, n_jobs: int = 1,
-         progress: bool = False) -> dict[str, Any]:
+         progress: bool = False) -> TuneSummary:
     """Create or resume the study, plan its space, seed it with the top suggestions, run `n_jobs` workers.
 
     With `probe`, a new study first runs an LR range test on the task (see `plan_study`). The job's `out` folder
@@ -61,10 +60,8 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
         _remove_if_empty(new_out)  # a study that never began leaves no empty --out folder behind
         raise
     _run_trials(job, study, n_trials, timeout, n_jobs, progress)
-    summary = summarize(job, [c.to_dict() for c in seeded])
-    summary["probe"] = _probe_summary(range_test.result)
-    summary["resumed"] = not created
-    if summary["trials"].get("fail") and not summary["trials"].get("complete"):
+    summary = summarize(job, seeded, probe=range_test.result, resumed=not created)
+    if summary.trials.get("fail") and not summary.trials.get("complete"):
         raise LrrecError(f"every trial of study {job.study} failed; see the failed runs in the store "
                          f"(lrrec store info) for the error")
     return summary
@@ -107,7 +104,3 @@ def _run_trials(job: TuneJob, study: Any, n_trials: int | None, timeout: float |
     finally:
         trials.bar.close()
 
-
-def _probe_summary(probed: RangeTest | None) -> dict[str, Any] | None:
-    """The summary's `probe`: the range test's steepest-descent LR and its note (None: no test ran)."""
-    return {"steepest_lr": probed.steepest_lr, "note": probed.note} if probed is not None else None
