@@ -63,10 +63,10 @@ def test_suggest_ranks_from_the_most_similar_task_with_evidence(trained_store):
     assert first.evidence[0]["task"] == "digits/mlp"
     assert first.evidence[0]["score"] >= 0.8  # near the best config of the (almost) identical task
     assert first.evidence[0]["epochs"] == 4  # the budget the evidence ran at
-    assert first.config["lr"] == pytest.approx(first.evidence[0]["lr"])  # no batch size given: not rescaled
+    assert first.config.lr == pytest.approx(first.evidence[0]["lr"])  # no batch size given: not rescaled
     scores = [s.expected_score for s in rec.suggestions]
     assert scores == sorted(scores, reverse=True)
-    assert len({s.config["name"] for s in rec.suggestions}) == 3
+    assert len({s.config.name for s in rec.suggestions}) == 3
     assert first.p_beats_next is not None and 0.0 <= first.p_beats_next <= 1.0
 
 
@@ -75,10 +75,10 @@ def test_lr_is_rescaled_to_the_batch_size(trained_store):
     plain = suggest(trained_store, target, top=1).suggestions[0]
     bigger = suggest(trained_store, target, batch_size=256, top=1).suggestions[0]
     evidence_batch = plain.evidence[0]["batch_size"]  # 64, the digits task's batch size
-    assert bigger.config["lr"] == pytest.approx(plain.config["lr"] * 256 / evidence_batch, rel=0.02)  # linear rule
+    assert bigger.config.lr == pytest.approx(plain.config.lr * 256 / evidence_batch, rel=0.02)  # linear rule
     assert any("rescaled from batch size 64 to 256" in note for note in bigger.adjustments)
     adam = suggest(trained_store, target, optimizer="adam", batch_size=512, top=1).suggestions[0]
-    assert adam.config["lr"] == pytest.approx(1e-3 * 2.0, rel=0.02)  # no Adam run: default, square-root rule
+    assert adam.config.lr == pytest.approx(1e-3 * 2.0, rel=0.02)  # no Adam run: default, square-root rule
     assert "no similar adam run" in adam.adjustments[0]
 
 
@@ -92,7 +92,7 @@ def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_
     rec = suggest(store, target, top=20)
     assert rec.fallback is not None and "no task in the store is similar" in rec.fallback
     assert "ranked by the prior learned over all" in rec.fallback
-    shapes = [s.config["name"] for s in rec.suggestions]
+    shapes = [s.config.name for s in rec.suggestions]
     assert len(shapes) == len(set(shapes)) >= 5  # every shape the store knows, not one default
     assert all(s.confidence == "low" and s.score_interval[1] - s.score_interval[0] > 0.3 for s in rec.suggestions)
     scores = [s.expected_score for s in rec.suggestions]
@@ -101,7 +101,7 @@ def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
     empty = suggest(store, target)  # nothing at all to learn from: the stated default
-    assert "holds no comparable runs" in empty.fallback and empty.suggestions[0].config["name"] == "warmup_cosine"
+    assert "holds no comparable runs" in empty.fallback and empty.suggestions[0].config.name == "warmup_cosine"
 
 
 def test_evaluate_reports_every_method_per_group_with_regrets_in_range(trained_store):
@@ -245,17 +245,17 @@ def test_suggest_imports_no_torch(tmp_path):
 
 def test_a_probed_lr_replaces_every_suggested_lr_and_says_so(tmp_path):
     rec = suggest(open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp"), batch_size=256, top=3)
-    before = [dict(s.config) for s in rec.suggestions]
+    before = [s.config for s in rec.suggestions]
     assert any("LR rescaled from batch size 64 to 256" in n for s in rec.suggestions for n in s.adjustments)
     for s in rec.suggestions:  # a rescaled LR names the LR the evidence ran at
         ran = s.evidence[0]["lr"]
-        assert s.adjustments[0].startswith(f"lr {s.config['lr']:g}: ")
-        assert (f"({ran:g})" in s.adjustments[0]) == (f"{ran:.3g}" != f"{s.config['lr']:.3g}")
+        assert s.adjustments[0].startswith(f"lr {s.config.lr:g}: ")
+        assert (f"({ran:g})" in s.adjustments[0]) == (f"{ran:.3g}" != f"{s.config.lr:.3g}")
     with_probed_lr(rec, 0.01234)
     for old, new in zip(before, rec.suggestions):
-        assert new.config["lr"] == 0.0123 and {**old, "lr": 0.0123} == new.config
+        assert new.config.lr == 0.0123 and old.with_settings({"lr": 0.0123}) == new.config
         assert new.adjustments[0].startswith("lr 0.0123: steepest descent of an LR range test")
-        assert f"transferred from similar tasks: {old['lr']:g}" in new.adjustments[0]
+        assert f"transferred from similar tasks: {old.lr:g}" in new.adjustments[0]
         assert not [n for n in new.adjustments[1:] if n.startswith(("lr ", "LR rescaled"))]  # no rival LR note
 
 
@@ -291,9 +291,9 @@ def test_quick_trial_runs_do_not_outvote_full_length_ones(tmp_path):
         run_one(store, task, config, quick, seed=0)
     target = task_fingerprint("digits/mlp", None)
     unknown = suggest(store, target, top=1).suggestions[0]  # budget unknown: the quick winner scores 1 on this task
-    assert (unknown.config["name"], unknown.config["lr"]) == ("cosine", 0.05)
+    assert (unknown.config.name, unknown.config.lr) == ("cosine", 0.05)
     full = suggest(store, target, epochs=20, top=3).suggestions
-    assert (full[0].config["name"], full[0].config["lr"]) != ("cosine", 0.05)
+    assert (full[0].config.name, full[0].config.lr) != ("cosine", 0.05)
     assert all(e["weight"] <= e["similarity"] for s in full for e in s.evidence)
 
 
@@ -311,8 +311,8 @@ def test_suggest_for_a_task_takes_a_probed_lr_and_keeps_the_lrs_it_replaced(tmp_
     store, target = open_store(tmp_path / "s.duckdb"), catalog_fingerprint("digits", "mlp")
     plain = suggest_for_task(store, target, top=3)
     probed = suggest_for_task(store, target, top=3, probe=lambda: 0.01234)
-    assert {s.config["lr"] for s in probed.suggestions} == {0.0123}
-    assert probed.replaced_lrs == [s.config["lr"] for s in plain.suggestions] and plain.replaced_lrs == []
+    assert {s.config.lr for s in probed.suggestions} == {0.0123}
+    assert probed.replaced_lrs == [s.config.lr for s in plain.suggestions] and plain.replaced_lrs == []
     assert probed.to_dict().keys() == plain.to_dict().keys() and "replaced_lrs" not in plain.to_dict()
 
 
@@ -328,7 +328,7 @@ def test_an_inconclusive_probe_keeps_the_lrs_and_says_why(tmp_path):
     kept = suggest_for_task(store, target, top=2, probe=Inconclusive())
     assert [s.config for s in kept.suggestions] == [s.config for s in plain.suggestions] and kept.replaced_lrs == []
     for s in kept.suggestions:
-        assert s.adjustments[0] == f"LR range test inconclusive (the loss did not fall); lr {s.config['lr']:g} kept"
+        assert s.adjustments[0] == f"LR range test inconclusive (the loss did not fall); lr {s.config.lr:g} kept"
 
 
 def test_the_range_probe_is_the_range_test_at_the_tasks_budget():

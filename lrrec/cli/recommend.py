@@ -39,7 +39,9 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
         emit_json(rec.to_dict())
         return
     click.echo(_task_line(rec.task))
-    click.echo("nearest tasks: " + ", ".join(f"{n['task']} ({n['similarity']:.2f})" for n in rec.nearest_tasks))
+    click.echo("nearest tasks: " + ", ".join(
+        f"{n['task']}{'' if n['source'] == 'own' else ' [' + n['source'] + ']'} ({n['similarity']:.2f})"
+        for n in rec.nearest_tasks))
     if rec.fallback:
         click.echo(f"note: {rec.fallback}")
     for s in rec.suggestions:
@@ -57,7 +59,7 @@ def _task_line(task: dict[str, Any]) -> str:
 
 def _suggestion_lines(s: Suggestion) -> list[str]:
     """A suggestion: its config, expected score (and metric), confidence, evidence and adjustments."""
-    cfg = s.config
+    cfg = s.config.to_dict()
     params = " ".join(f"{k}={v}" for k, v in cfg["params"].items())
     warm = f" warmup={cfg['warmup']['kind']}:{cfg['warmup']['frac']}" if cfg["warmup"] else ""
     low, high = s.score_interval

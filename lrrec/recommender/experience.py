@@ -45,6 +45,8 @@ class Cell:
     proposed: bool = False  # the source of this (literature) result proposed the schedule
     ref: str | None = None  # where the result was published
     shape: str = ""  # see `lrrec.recommender.shapes`
+    has_warmup: bool = False  # the config adds a warmup to its schedule
+    arm_without_warmup: str = ""  # the schedule the warmup was added to (the arm, warmup left out)
     score: float | None = None  # within its group: 1 = best cell, 0 = worst (or diverged); None = no comparison
 
     @property
@@ -61,6 +63,7 @@ class Experience:
     cells: list[Cell]
     by_task: dict[str, list[Cell]] = field(default_factory=dict)
     shapes: dict[str, list[ShapeResult]] = field(default_factory=dict)  # per task: how each shape did per group
+    warmups: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # per task: (optimizer, warmup gain)
 
     def __post_init__(self) -> None:
         by_task = defaultdict(list)
@@ -71,6 +74,7 @@ class Experience:
         self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
         self.shapes = {tid: shape_results(cells) for tid, cells in self.by_task.items()}
+        self.warmups = {tid: warmup_gains(cells) for tid, cells in self.by_task.items()}
 
     def without(self, task_ids: str | set[str]) -> Experience:
         """The same experience with some tasks held out (scores are per task, so they stay as they are)."""
@@ -80,6 +84,7 @@ class Experience:
         held_out.cells = [c for c in self.cells if c.task_id not in out]
         held_out.by_task = {k: v for k, v in self.by_task.items() if k not in out}
         held_out.shapes = {k: v for k, v in self.shapes.items() if k not in out}
+        held_out.warmups = {k: v for k, v in self.warmups.items() if k not in out}
         return held_out
 
     def origin(self, task_id: str) -> str:
@@ -114,6 +119,15 @@ def shape_results(cells: list[Cell]) -> list[ShapeResult]:
         out += [ShapeResult(group, shape, cell, 1.0 if span <= 0 else ((cell.score or 0.0) - low) / span)
                 for shape, cell in shapes.items()]
     return out
+
+
+def warmup_gains(cells: list[Cell]) -> list[tuple[str, float]]:
+    """(optimizer, score with a warmup - score without) for each schedule of each group that ran both."""
+    best: defaultdict[tuple, dict[bool, float]] = defaultdict(dict)
+    for cell in cells:
+        side = best[(cell.group, cell.arm_without_warmup)]
+        side[cell.has_warmup] = max(side.get(cell.has_warmup, 0.0), cell.score or 0.0)
+    return [(group[-1], side[True] - side[False]) for (group, _), side in best.items() if len(side) == 2]
 
 
 def arm_key(name: str, params: Any, warmup: Any) -> str:
@@ -165,13 +179,14 @@ def load_experience(store: Store) -> Experience:
     """Read every finished or diverged run of `store`, aggregated into cells."""
     task_rows, cell_rows = store.experience_rows()
     tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}
-    arms: dict[tuple, str] = {}  # few distinct configs, many cells: build each arm key once
+    arms: dict[tuple, tuple[str, str, str]] = {}  # few distinct configs, many cells: build each arm once
     for row in cell_rows:
         if (key := (row[5], row[6], row[2])) not in arms:
-            arms[key] = arm_key(row[2], row[5], row[6])
-    cells = [Cell(task_id, config_id, name, family, float(lr), arms[(params, warmup, name)], optimizer,
+            arms[key] = arm_key(row[2], row[5], row[6]), arm_key(row[2], row[5], None), shape_of(row[2], row[5])
+    cells = [Cell(task_id, config_id, name, family, float(lr), arms[(params, warmup, name)][0], optimizer,
                   batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), source, bool(proposed),
-                  ref, shape_of(name, params))
+                  ref, arms[(params, warmup, name)][2], warmup is not None and json.loads(warmup) is not None,
+                  arms[(params, warmup, name)][1])
              for (task_id, config_id, name, family, lr, params, warmup, optimizer, batch_size, epochs, metric_name,
                   direction, metric, n_ok, n_div, source, proposed, ref) in cell_rows]
     return Experience(tasks, cells)

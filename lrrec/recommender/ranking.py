@@ -32,6 +32,7 @@ DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}  # the stated fallback LRs, at batch siz
 REFERENCE_BATCH = 128
 Z80 = 1.2816  # the standard normal's 90th percentile: an 80 % interval is score +- Z80 sd
 UNIFORM_VAR = 1 / 12  # the variance of a score known only to lie in 0..1
+MIN_WEIGHT = 1e-3  # a task less similar than this adds nothing measurable to an estimate: its cells are skipped
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Estimates:
     arms: dict[str, Estimate]
     shapes: dict[str, Estimate]
     prior: dict[str, Estimate]
+    shape_lrs: dict[str, float] = field(default_factory=dict)  # per shape, the LR transferred from similar tasks
+    warmup_gain: float = 0.0  # what adding a warmup did to a schedule's score, in this optimizer class
 
 
 def _spread(values: list[tuple[float, float]], mean: float, parent_var: float, strength: float) -> float:
@@ -177,7 +180,20 @@ def estimate(experience: Experience, target: TaskFingerprint, optimizer: str = "
         est = _pooled(config_id, cells, _arm_prior(arms[cell.arm], at_target_batch, settings), settings)
         est.lr = cell.lr
         configs[config_id] = est
-    return Estimates(weights, configs, arms, shapes, prior)
+    shape_lrs = {shape: _transfer_lr(cells, cells, optimizer, batch_size)[0] for shape, cells in seen.shapes.items()}
+    return Estimates(weights, configs, arms, shapes, prior, shape_lrs, warmup_gain(experience, optimizer, settings))
+
+
+def warmup_gain(experience: Experience, optimizer: str, settings: ModelSettings) -> float:
+    """The mean score difference between a schedule's best config with a warmup and its best without, over the
+    groups that ran both (each task counting once; the other optimizer class at `cross_optimizer`)."""
+    wanted = optimizer_class(optimizer)
+    total = gained = 0.0
+    for gains in experience.warmups.values():
+        for name, gain in gains:
+            w = (1.0 if optimizer_class(name) == wanted else settings.cross_optimizer) / len(gains)
+            total, gained = total + w, gained + w * gain
+    return gained / (total + settings.shrink)
 
 
 @dataclass
@@ -215,7 +231,7 @@ def _evidence(experience: Experience, weights: dict[str, float], optimizer: str,
     seen = _Evidence()
     for tid, cells in experience.by_task.items():
         w = weights[tid]
-        if w <= 1e-9:
+        if w < MIN_WEIGHT:
             continue
         same = [c for c in cells if optimizer_class(c.optimizer) == wanted]
         for level, key, pool in ((seen.arms, lambda c: c.arm, cells), (seen.configs, lambda c: c.config_id, same)):
@@ -265,6 +281,10 @@ def predict(estimates: Estimates, cell: Cell, settings: ModelSettings = ModelSet
         return estimates.configs[cell.config_id]
     if cell.arm in estimates.arms:
         return _arm_prior(estimates.arms[cell.arm], cell.lr, settings)
-    if cell.shape in estimates.shapes:
-        return estimates.shapes[cell.shape]
+    if cell.shape in estimates.shapes:  # nothing similar ran this config or its arm: the shape, at its LR
+        shape = estimates.shapes[cell.shape]
+        lr = estimates.shape_lrs.get(cell.shape)
+        penalty = settings.lr_penalty * abs(math.log10(cell.lr / lr)) if lr else 0.0
+        gain = estimates.warmup_gain if cell.has_warmup else 0.0
+        return Estimate(shape.key, cell.schedule, shape.shape, shape.score - penalty + gain, shape.sd, shape.weight)
     return Estimate(cell.shape, cell.schedule, cell.shape, 0.5, math.sqrt(UNIFORM_VAR), 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import InvalidValueError
@@ -41,7 +41,7 @@ class Suggestion:
     """One ranked schedule config and why."""
 
     rank: int
-    config: dict[str, Any]
+    config: ScheduleConfig
     expected_score: float  # 1 = as good as the best config on similar tasks, 0 = as bad as the worst
     score_sd: float  # predictive: the spread of the outcome on this task
     score_interval: tuple[float, float]  # 80 %, its coverage measured by `lrrec evaluate`
@@ -67,9 +67,8 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as plain data (each suggestion's config holds the LR it ended with)."""
-        out = asdict(self)
-        del out["replaced_lrs"]
-        return out
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("replaced_lrs", "suggestions")}
+        return {**out, "suggestions": [{**asdict(s), "config": s.config.to_dict()} for s in self.suggestions]}
 
 
 def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
@@ -82,7 +81,7 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     experience = experience or load_experience(store)
     estimates = estimate(experience, target, optimizer, batch_size, settings, epochs)
     nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:5]
-    nearest_rows = [{"task": experience.tasks[tid].name, "similarity": round(w, 4),
+    nearest_rows = [{"task": experience.tasks[tid].name, "source": experience.origin(tid), "similarity": round(w, 4),
                      "cells": len(experience.by_task[tid])} for w, tid in nearest]
     rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
     if not nearest or nearest[0][0] < MIN_SIMILARITY:
@@ -186,14 +185,14 @@ def with_probed_lr(rec: Recommendation, lr: float | None, note: str = "") -> Rec
     replaces go to `rec.replaced_lrs`."""
     basis = "lrrec's fallback default" if rec.fallback else "transferred from similar tasks"
     for suggestion in rec.suggestions:
-        config = ScheduleConfig.from_dict(suggestion.config)
+        config = suggestion.config
         if lr is None:
             suggestion.adjustments.insert(0, f"LR range test inconclusive ({note}); lr {config.lr:g} kept")
             continue
         suggestion.adjustments = [(f"lr {lr:.3g}: steepest descent of an LR range test on this task, at its "
                                    f"batch size ({basis}: {config.lr:g})")] + [
             n for n in suggestion.adjustments if not n.startswith(_LR_NOTES)]  # the measured LR replaces them
-        suggestion.config = config.with_settings({"lr": round_lr(lr)}).to_dict()
+        suggestion.config = config.with_settings({"lr": round_lr(lr)})
         rec.replaced_lrs.append(config.lr)
     return rec
 
@@ -229,7 +228,7 @@ def _suggestion(store: Any, rank: int, pair: tuple[Estimate, Estimate | None], e
                  "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
                  "source_ref": c.ref, "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
                 for tid, w, c in est.evidence[:3]]
-    return Suggestion(rank, config.to_dict(), *_scores(est, settings.sd_scale),
+    return Suggestion(rank, config, *_scores(est, settings.sd_scale),
                       _expected_metric(est, experience, target), confidence, p_next, evidence,
                       _adjustments(est, estimates.arms[nearest_cell.arm], config, target, optimizer, batch_size,
                                    epochs, estimates.weights))
@@ -305,7 +304,7 @@ def _fallback(optimizer: str, batch_size: int | None) -> Suggestion:
     wanted = optimizer_class(optimizer)
     lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
     config = ScheduleConfig.create(FALLBACK[0], lr=round_lr(lr), params=FALLBACK[1])
-    return Suggestion(1, config.to_dict(), 0.0, 0.0, (0.0, 1.0), None, "none", None, [],
+    return Suggestion(1, config, 0.0, 0.0, (0.0, 1.0), None, "none", None, [],
                       [f"fallback default: {FALLBACK[0]}, lr {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"
                        + (f" rescaled to batch {batch_size}" if batch_size else "")])
 
@@ -324,7 +323,7 @@ def _prior_suggestions(estimates: Estimates, optimizer: str, batch_size: int | N
         note = (f"ranked by the prior: {est.key} shapes scored {est.score:.2f} +- {est.sd:.2f} (normalised) over "
                 f"{est.weight:.1f} task(s) of weight in this regime")
         odds = None if following is None else p_beats(est, following, settings.sd_scale)
-        out.append(Suggestion(i + 1, config.to_dict(), *_scores(est, settings.sd_scale), None, "low", odds, [],
+        out.append(Suggestion(i + 1, config, *_scores(est, settings.sd_scale), None, "low", odds, [],
                               [f"lr {config.lr:g}: {basis}", note]))
     return out
 

@@ -104,7 +104,7 @@ def plan_study(job: TuneJob, store: Any, target: TaskFingerprint, budget: Any, s
         return job, []
     rec = suggest_for_task(store, target, optimizer=budget.optimizer, batch_size=budget.batch_size,
                            epochs=budget.epochs, top=seed_top, only=job.schedules, probe=probe)
-    configs = [ScheduleConfig.from_dict(s.config) for s in rec.suggestions]
+    configs = [s.config for s in rec.suggestions]
     lrs = [*rec.replaced_lrs, *(c.lr for c in configs)]
     if rec.replaced_lrs:
         configs = list({c.content_hash(): c for c in configs}.values())  # suggestions that differed only in LR
