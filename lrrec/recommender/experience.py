@@ -102,6 +102,13 @@ class ShapeResult:
     cell: Cell
     score: float
 
+    @property
+    def scored(self) -> Cell:
+        """A copy of the cell with `score` as its score."""
+        out = copy.copy(self.cell)
+        out.score = self.score
+        return out
+
 
 def shape_results(cells: list[Cell]) -> list[ShapeResult]:
     """Every group of two or more shapes: each shape's best cell, scored among the shapes (min-max)."""

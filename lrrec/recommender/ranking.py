@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.experience import Cell, Experience, ShapeResult
@@ -51,6 +52,7 @@ class ModelSettings:
     sd_scale: float = 1.0  # calibrates the predictive sd
 
 
+@lru_cache(maxsize=256)
 def optimizer_class(name: str | None) -> str:
     """'adam' for the Adam family (AdamW, RAdam, NAdam, AMSGrad, Adamax ...), else 'sgd'."""
     return "adam" if name and "adam" in name.lower() else "sgd"
@@ -243,7 +245,7 @@ def _evidence(experience: Experience, weights: dict[str, float], optimizer: str,
             if known is None or (fit(r.cell), r.score) > (fit(known.cell), known.score):
                 best_shapes[r.shape] = r
         for shape, r in best_shapes.items():
-            seen.shapes[shape].append((tid, w * fit(r.cell), replace(r.cell, score=r.score)))
+            seen.shapes[shape].append((tid, w * fit(r.cell), r.scored))
     return seen
 
 

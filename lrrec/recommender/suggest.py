@@ -106,8 +106,12 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     ranked = (ranked if only is not None and len(only) == 1 else _distinct_schedules(ranked))[:top]
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
-        rec.suggestions.append(_suggestion(store, i + 1, (est, following), estimates, experience, target,
+        rec.suggestions.append(_suggestion(i + 1, (est, following), estimates, experience, target,
                                            (optimizer, batch_size, epochs), settings))
+    evidence = [e for s in rec.suggestions for e in s.evidence]
+    ids = store.run_ids([e["runs"] for e in evidence])  # one read for every suggestion's evidence
+    for e in evidence:
+        e["runs"] = ids[e["runs"]]
     return rec
 
 
@@ -206,7 +210,7 @@ def _distinct_schedules(estimates: list[Estimate]) -> list[Estimate]:
     return out
 
 
-def _suggestion(store: Any, rank: int, pair: tuple[Estimate, Estimate | None], estimates: Estimates,
+def _suggestion(rank: int, pair: tuple[Estimate, Estimate | None], estimates: Estimates,
                 experience: Experience, target: TaskFingerprint, regime: tuple[str, int | None, int | None],
                 settings: ModelSettings) -> Suggestion:
     """Suggestion `rank` from its estimate (and the next one's, for the odds), in the target's regime
@@ -226,7 +230,7 @@ def _suggestion(store: Any, rank: int, pair: tuple[Estimate, Estimate | None], e
                  "weight": round(w, 4), "metric_name": c.metric_name, "metric": c.metric,
                  "score": round(score_of(c), 4), "lr": c.lr, "epochs": c.epochs, "batch_size": c.batch_size,
                  "optimizer": c.optimizer, "finished": c.n_finished, "diverged": c.n_diverged, "source": c.source,
-                 "source_ref": c.ref, "runs": store.run_ids(c.task_id, c.config_id, c.metric_name)}
+                 "source_ref": c.ref, "runs": (c.task_id, c.config_id, c.metric_name)}  # ids filled in by `suggest`
                 for tid, w, c in est.evidence[:3]]
     return Suggestion(rank, config, *_scores(est, settings.sd_scale),
                       _expected_metric(est, experience, target), confidence, p_next, evidence,

@@ -220,11 +220,12 @@ class Store:
             tasks = con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall()
             return tasks, con.execute(_CELLS_SQL).fetchall()
 
-    def run_ids(self, task_id: str, config_id: str, metric_name: str, limit: int = 3) -> list[str]:
-        """Ids of the first `limit` runs of one config on one task that report `metric_name`."""
-        rows = self._query("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
-                           "ORDER BY run_id LIMIT ?", [task_id, config_id, metric_name, limit])
-        return [row["run_id"] for row in rows]
+    def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
+        """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, read in one transaction."""
+        with self.transaction(write=False) as con:
+            return {key: [row[0] for row in con.execute(
+                "SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? ORDER BY run_id "
+                "LIMIT ?", [*key, limit]).fetchall()] for key in dict.fromkeys(keys)}
 
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         with self.transaction(write=False) as con:
