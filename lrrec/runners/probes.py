@@ -72,17 +72,22 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
             lrs, losses = _sweep(task, budget, data, dev, seed, steps, low, high, bar)
     finally:
         bar.close()
+    return read_curve(task.name, lrs, losses, steps, low)
+
+
+def read_curve(name: str, lrs: list[float], losses: list[float], steps: int, low: float) -> RangeTest:
+    """The range test of `name` from its LRs and smoothed losses (`steps` planned, from `low`)."""
     if not lrs:
-        raise LrrecError(f"{task.name}: the loss is not finite at lr {low:g}, the first of the test; check the "
+        raise LrrecError(f"{name}: the loss is not finite at lr {low:g}, the first of the test; check the "
                          f"model and data, or lower --low")
     lowest = int(np.argmin(losses))
     if lowest < MIN_DESCENT:  # the loss rose almost from the start: no descent to read an LR off
-        return RangeTest(task.name, lrs, losses, None, None, len(lrs) < steps,
+        return RangeTest(name, lrs, losses, None, None, len(lrs) < steps,
                          f"the loss did not fall over the first {MIN_DESCENT} LRs (from {low:g}); lower --low "
                          f"(a pre-trained model may need far smaller LRs)")
     slope = np.gradient(np.asarray(losses), np.log(lrs))
     steepest = int(np.argmin(slope[: lowest + 1]))
-    return RangeTest(task.name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
+    return RangeTest(name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
 
 
 def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, steps: int, low: float,
