@@ -26,16 +26,16 @@ from lrrec.errors import InvalidValueError
 @click.option("--seed", type=int, default=0, show_default=True)
 @budget_options
 def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], seed: int, epochs: int | None,
-                batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
-                data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                batch_size: int | None, optimizer: str | None, momentum: float | None, weight_decay: float | None,
+                device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
+    from lrrec.runners.configs import config_for
     from lrrec.runners.execute import budget_for, describe, run_one
     from lrrec.runners.tasks import get_task
-    from lrrec.schedules import ScheduleConfig
 
     task = get_task(task_name)
-    config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
-    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    budget = budget_for(task, epochs, batch_size, optimizer, momentum, weight_decay)
+    config = config_for(task, budget, schedule_name, parse_settings(settings), data_root)
     store = open_cli_store(store_path, announce=not as_json)
     try:
         result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
@@ -71,8 +71,8 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 @optimizer_options
 def probe_command(task_name: str, method: str, steps: int | None, low: float | None, high: float | None,
                   batches: int | None, seed: int, plot_path: str | None, quiet: bool, batch_size: int | None,
-                  optimizer: str | None, momentum: float | None, device: str | None, data_root: str | None,
-                  as_json: bool) -> None:
+                  optimizer: str | None, momentum: float | None, weight_decay: float | None, device: str | None,
+                  data_root: str | None, as_json: bool) -> None:
     """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
@@ -85,7 +85,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
         raise InvalidValueError(f"{', '.join(unused)} belong(s) to the other probe; leave it out with --method "
                                 f"{method}")
     task = get_task(task_name)
-    budget = budget_for(task, None, batch_size, optimizer, momentum)
+    budget = budget_for(task, None, batch_size, optimizer, momentum, weight_decay)
     if method == "curvature":
         _curvature_report(task, budget, batches, seed, data_root, device, as_json, not quiet)
         return
@@ -143,8 +143,8 @@ def _curvature_report(task: Any, budget: Any, batches: int | None, seed: int, da
 @budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
                   quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
-                  momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
-                  as_json: bool) -> None:
+                  momentum: float | None, weight_decay: float | None, device: str | None, data_root: str | None,
+                  store_path: str | None, as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
     from lrrec.runners.execute import describe, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
@@ -167,7 +167,7 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
 
     try:
         sweep(store, split_list(task_names), names, seeds, grid, epochs, batch_size, optimizer, data_root, device,
-              report, population=population, momentum=momentum, progress=not quiet,
+              report, population=population, momentum=momentum, weight_decay=weight_decay, progress=not quiet,
               on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)

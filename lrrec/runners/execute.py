@@ -123,7 +123,8 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
           optimizer: str | None = None, data_root: str | None = None, device: str | None = None,
           on_result: Callable[[RunResult], None] | None = None, population: bool = False,
           extra_configs: Sequence[ScheduleConfig] = (), momentum: float | None = None,
-          on_note: Callable[[str], None] | None = None, progress: bool = False) -> list[RunResult]:
+          on_note: Callable[[str], None] | None = None, progress: bool = False,
+          weight_decay: float | None = None) -> list[RunResult]:
     """Every task x schedule (default config, or each LR of `lr_grid`) x seed; runs already done are skipped.
 
     With `population`, tasks that support it train all their pending configs of one seed at once. `on_note`
@@ -136,7 +137,8 @@ def sweep(store: Store, task_names: Sequence[str], schedule_names: Sequence[str]
     tasks = [get_task(name) for name in dict.fromkeys(task_names)]  # each checked before anything trains, once
     done = _done_keys(store)
     configs = _sweep_configs(schedule_names, lr_grid, extra_configs)
-    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum) for task in tasks]  # all, before training
+    budgets = [budget_for(task, epochs, batch_size, optimizer, momentum, weight_decay)
+               for task in tasks]  # all, before training
     plan = _plan(tasks, budgets, configs, seeds, done, population, data_root, note)
     bar = Progress("sweep", sum(len(batch.configs) for batch in plan), "run", progress)
     results = []
@@ -215,12 +217,13 @@ def _outcome_note(result: RunResult) -> str:
 
 
 def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None,
-               momentum: float | None = None) -> Budget:
+               momentum: float | None = None, weight_decay: float | None = None) -> Budget:
     """The task's default budget with the given overrides (None keeps the default).
 
     A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point.
     """
-    given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum))
+    given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum),
+             ("weight_decay", weight_decay))
     changes: dict[str, Any] = {k: v for k, v in given if v is not None}
     chosen = changes.get("optimizer", task.budget.optimizer)
     if momentum is not None and chosen != "sgd":
