@@ -77,8 +77,8 @@ def measure(task: Task, data: Any) -> TaskFingerprint:
         n_train = sum(len(files) for _, _, files in os.walk(data.train_dir))
         features = {"n_train": n_train, "n_classes": data.n_classes, "input_shape": list(shape),
                     "input_numel": int(math.prod(shape)), **model_features(model, shape)}
-    else:  # a user task: shapes from its first batch
-        x, _ = next(iter(data.train_loader))
-        features = {"input_shape": list(x.shape[1:]), "input_numel": int(math.prod(x.shape[1:])),
-                    **model_features(model, tuple(x.shape[1:]))}
-    return TaskFingerprint(**base, task_kind=task.kind, **features)
+    else:  # a user task: measured from its model and train loader, as `lrrec.fingerprint_of` does
+        from lrrec.runners.measure_loader import loader_features
+
+        features = loader_features(model, data.train_loader, task.kind)
+    return TaskFingerprint(**{**base, "task_kind": task.kind, **features})

@@ -34,11 +34,21 @@ def fingerprint_of(model: nn.Module, train_loader: Iterable[Any], *, name: str |
     length. Residual connections are read off submodule names (ResNet blocks, transformer layers) unless the
     model sets `has_residual` or it is given.
     """
+    features = loader_features(model, train_loader, task_kind, n_train, has_residual)
+    dataset = getattr(train_loader, "dataset", None)
+    source = train_loader if dataset is None else dataset
+    named = TaskFingerprint.from_name(name or f"{_label(source)}/{_label(model)}")
+    return TaskFingerprint(name=named.name, dataset=named.dataset, model=named.model, extra=dict(extra or {}),
+                           **features)
+
+
+def loader_features(model: nn.Module, train_loader: Iterable[Any], task_kind: str | None = None,
+                    n_train: int | None = None, has_residual: bool | None = None) -> dict[str, Any]:
+    """The fingerprint's features (and `task_kind`) measured from a model and its train loader."""
     if not isinstance(model, nn.Module) or not any(True for _ in model.parameters()):
         raise InvalidValueError(f"fingerprint_of needs a torch nn.Module with parameters, got {type(model).__name__}")
     inputs, targets = split_batch(_first_batch(train_loader))
-    device = next(model.parameters()).device
-    sample = _one_sample(inputs, device)
+    sample = _one_sample(inputs, next(model.parameters()).device)
     outputs: list[Any] = []
     try:
         flops = forward_flops(model, lambda: outputs.append(call_model(model, sample)))
@@ -55,14 +65,10 @@ def fingerprint_of(model: nn.Module, train_loader: Iterable[Any], *, name: str |
         structure["has_residual"] or any(_RESIDUAL_NAME.search(type(m).__name__) for m in model.modules()))
     dataset = getattr(train_loader, "dataset", None)
     outputs_per_sample = int(output.shape[-1]) if kind == "classification" else int(output[0].numel())
-    source = train_loader if dataset is None else dataset
-    named = TaskFingerprint.from_name(name or f"{_label(source)}/{_label(model)}", kind)
-    return TaskFingerprint(
-        name=named.name, dataset=named.dataset, model=named.model, task_kind=kind,
-        n_train=_n_train(train_loader, dataset, n_train), n_classes=outputs_per_sample,
-        input_shape=shape or None, input_numel=math.prod(shape) if shape else 1,
-        class_balance=_class_balance(dataset, outputs_per_sample) if kind == "classification" else None,
-        forward_flops=flops, extra=dict(extra or {}), **structure)
+    return {"task_kind": kind, "n_train": _n_train(train_loader, dataset, n_train), "n_classes": outputs_per_sample,
+            "input_shape": shape or None, "input_numel": math.prod(shape) if shape else 1,
+            "class_balance": _class_balance(dataset, outputs_per_sample) if kind == "classification" else None,
+            "forward_flops": flops, **structure}
 
 
 def _first_batch(loader: Iterable[Any]) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from lrrec.errors import InvalidValueError, LrrecError
+from lrrec.runners.objectives import CLASSIFICATION
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     Progress,
@@ -95,6 +96,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
     """Train with exponentially rising LRs; the LRs and smoothed losses until the loss blows up."""
     model, autocast = for_device(task.build(data).to(dev), dev)
     model.train()
+    loss_fn = getattr(data, "objective", CLASSIFICATION).loss_fn  # a user task's own loss
     optimizer = build_optimizer(model.parameters(), ScheduleConfig.create("constant", lr=low), budget)
     generator = batch_generator(data, dev, seed)
     lrs: list[float] = []
@@ -105,7 +107,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, seed: int, 
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = float(train_step(model, optimizer, x, y, autocast))
+        loss = float(train_step(model, optimizer, x, y, autocast, loss_fn))
         average = SMOOTHING * average + (1 - SMOOTHING) * loss
         smoothed = average / (1 - SMOOTHING ** (i + 1))
         if not math.isfinite(smoothed) or (lrs and smoothed > STOP_FACTOR * best):
