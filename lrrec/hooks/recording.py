@@ -34,13 +34,20 @@ def schedule_for(schedule: ScheduleConfig | ScheduleSuggestion | str | None, fin
 
 
 def optimizer_name(optimizer: Optimizer) -> str:
-    """The optimizer as the store names it: `sgd`, `adam`, `adamw`, ... (its class name, lower case)."""
-    return type(optimizer).__name__.lower()
+    """The optimizer as the store names it: `sgd`, `adam`, `adamw`, ... (its class name, lower case; a wrapper's,
+    as accelerate's, is the optimizer it wraps)."""
+    return type(_unwrapped(optimizer)).__name__.lower()
 
 
 def optimizer_settings(optimizer: Optimizer) -> dict[str, Any]:
     """The optimizer's recorded settings (momentum, weight decay, ...) from its defaults."""
-    return {k: optimizer.defaults[k] for k in _RECORDED if k in optimizer.defaults}
+    defaults = _unwrapped(optimizer).defaults
+    return {k: defaults[k] for k in _RECORDED if k in defaults}
+
+
+def _unwrapped(optimizer: Any) -> Any:
+    inner = getattr(optimizer, "optimizer", None)
+    return optimizer if inner is None or inner is optimizer else _unwrapped(inner)
 
 
 def begin_run(store: Store | str | os.PathLike[str] | None, fingerprint: TaskFingerprint, config: ScheduleConfig,

@@ -19,7 +19,7 @@ from lrrec.runners.measure import forward_flops, structure_features
 
 # submodule class names that mark normalisation or residual connections in models lrrec did not build
 _NORM_NAME = re.compile(r"norm", re.IGNORECASE)
-_RESIDUAL_NAME = re.compile(r"residual|resblock|bottleneck|basicblock|transformer|block$", re.IGNORECASE)
+_RESIDUAL_NAME = re.compile(r"residual|resblock|bottleneck|basicblock|transformer|block$|layer$", re.IGNORECASE)
 _LABEL_KEYS = ("labels", "label", "targets", "target", "y")
 
 
