@@ -123,8 +123,9 @@ def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dr
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs"]),
-              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna).")
+              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs", "tensorboard"]),
+              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna, "
+                   "a folder or events.out.tfevents.*=TensorBoard).")
 @click.option("--source", default=None, help="Source name recorded on every run (default: the format).")
 @click.option("--skip-invalid", is_flag=True, help="Ingest the valid rows and report the invalid ones.")
 @click.option("--study", default=None, help="Optuna: study name (needed when the storage holds several).")
@@ -138,7 +139,8 @@ def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dr
 def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_invalid: bool, study: str | None,
                    schedule: str | None, task: str | None, dataset: str | None, model: str | None,
                    metric: str | None, store_path: str | None, as_json: bool) -> None:
-    """Add runs from interchange files, Optuna studies or DeepOBS result files; all or nothing per call."""
+    """Add runs from interchange files, Optuna studies, DeepOBS result files or TensorBoard logs; all or nothing
+    per call."""
     from lrrec.store.ingest import add_validated, read_inputs
 
     if (dataset is None) != (model is None) or (task and dataset):
