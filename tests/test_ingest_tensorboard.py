@@ -80,7 +80,7 @@ def test_a_log_folder_ingests_each_run_with_its_curve_and_settings_and_once(logs
     assert (cosine["batch_size"], cosine["optimizer"], json.loads(cosine["optimizer_params"])) == (
         64, "sgd", {"momentum": 0.9})
     assert json.loads(cosine["schedule_config"])["lr"] == 0.1
-    assert json.loads(cosine["extra"])["unmapped_hparams"] == {"hidden": 64}
+    assert json.loads(cosine["extra"])["unmapped_params"] == {"hidden": 64}
     curve = open_store(store).curves(cosine["run_id"])
     assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["lr"] == pytest.approx(0.1)
     assert all(p["train_loss"] > 0 and p["val_loss"] > 0 and p["val_metric"] is not None for p in curve)
@@ -97,7 +97,7 @@ def test_bad_logs_are_one_line_errors_naming_the_file_and_run_and_write_nothing(
     garbage.write_bytes(b"\x00" * 7 + b"not a record" * 10)
     store = tmp_path / "s.duckdb"
     result = ingest(store, str(root), str(tmp_path / "plain"))
-    assert result.exit_code == 1 and f"{tmp_path / 'plain'}#no-hparams: no schedule in its hparams" in result.output
+    assert result.exit_code == 1 and f"{tmp_path / 'plain'}#no-hparams: no schedule in its settings" in result.output
     result = ingest(store, str(root), str(garbage.parent))
     assert result.exit_code == 1 and result.output == f"Error: {garbage}: not a TensorBoard event file (no readable " \
         "record); nothing was ingested\n"
