@@ -44,10 +44,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", default="hf-digits", help="the Trainer's output folder")
+    parser.add_argument("--train-size", type=int, default=1400, help="training samples (the rest validate)")
     args = parser.parse_args()
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(y))
-    train, val = DigitTokens(x[order[:1400]], y[order[:1400]]), DigitTokens(x[order[1400:]], y[order[1400:]])
+    cut = args.train_size
+    train, val = DigitTokens(x[order[:cut]], y[order[:cut]]), DigitTokens(x[order[1400:]], y[order[1400:]])
     torch.manual_seed(0)
     config = BertConfig(vocab_size=18, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=65, num_labels=10)

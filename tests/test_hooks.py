@@ -72,11 +72,11 @@ def test_the_hf_trainer_example_records_each_evaluation(tmp_path):
     store = tmp_path / "s.duckdb"
     for schedule in ("cosine", "step"):
         out = run_example("hf_trainer_digits.py", "--store", str(store), "--epochs", "2", "--schedule", schedule,
-                          "--out", str(tmp_path / "out"))
+                          "--out", str(tmp_path / "out"), "--train-size", "480")
         assert "finished: " + schedule in out
     check_recorded_and_suggested(store, "mydigits/bert-tiny", 2, "eval_accuracy", optimizer="adamw")
     (row,) = [t for t in open_store(store).tasks() if t["name"] == "mydigits/bert-tiny"]
-    assert (row["n_train"], row["n_classes"], row["has_norm"], row["has_residual"]) == (1400, 10, True, True)
+    assert (row["n_train"], row["n_classes"], row["has_norm"], row["has_residual"]) == (480, 10, True, True)
     assert {r["optimizer"] for r in open_store(store).runs(source="user")} == {"adamw"}  # accelerate's wrapper seen through
 
 
