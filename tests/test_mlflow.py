@@ -152,3 +152,17 @@ def test_an_unreachable_server_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert result.output.startswith(f"Error: http://127.0.0.1:{port}: not a reachable MLflow tracking store")
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_an_mlruns_folder_ingests_through_the_client(tmp_path, monkeypatch):
+    """MLflow's file store (`mlruns/`, which MLflow 3 writes only when allowed) is read as a server is."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # to write one here
+    client = mlflow.tracking.MlflowClient(str(tmp_path / "mlruns"))
+    final = log_foreign_run(client, client.create_experiment("digits"), "cosine", 0.1)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")  # reading needs no setting from the user
+    store = tmp_path / "s.duckdb"
+    report = json.loads(invoke("ingest", str(tmp_path / "mlruns"), "--store", str(store), "--json").output)
+    assert (report["added"], report["files"][0]["format"]) == (1, "mlflow")
+    (run,) = open_store(store).runs(source="mlflow")
+    assert run["final_metric"] == pytest.approx(final) and len(open_store(store).curves(run["run_id"])) == EPOCHS
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,30 @@ _BACK = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED", "in
 _SERIES = ("lr", "train_loss", "val_loss")
 _MAX_TAG = 8000  # the longest tag value a tracking server keeps
 _PAGE = 1000
+_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
 def read_mlflow(uri: str) -> Iterator[tuple[str, Any]]:
     """Yield `(uri#experiment/run, interchange row)` for every ended run the tracking store holds."""
+    with _file_store_allowed():
+        yield from _read(uri)
+
+
+@contextlib.contextmanager
+def _file_store_allowed() -> Iterator[None]:
+    """Let the mlflow client read an `mlruns` folder (MLflow 3 refuses its file store unless asked)."""
+    before = os.environ.get(_FILE_STORE)
+    os.environ[_FILE_STORE] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_FILE_STORE, None)
+        else:
+            os.environ[_FILE_STORE] = before
+
+
+def _read(uri: str) -> Iterator[tuple[str, Any]]:
     client = _client(uri)
     try:
         experiments = client.search_experiments()
@@ -125,9 +146,13 @@ def _own_curve(series: Scalars, metric: str) -> list[dict[str, Any]]:
 
 
 def export_mlflow(store: Store, uri: str, experiment: str = "lrrec", source: str | None = None) -> int:
-    """Log every ended run of `store` (of `source`, if given) into `experiment` at `uri`; runs exported before
-    are skipped. Returns how many were logged."""
-    client = _client(uri)
+    """Log every ended run of `store` (of `source`, if given) into `experiment` at `uri` (a tracking server, or
+    an `mlruns` folder); runs exported before are skipped. Returns how many were logged."""
+    with _file_store_allowed():
+        return _export(store, _client(uri), uri, experiment, source)
+
+
+def _export(store: Store, client: Any, uri: str, experiment: str, source: str | None) -> int:
     try:
         found = client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found else client.create_experiment(experiment)
