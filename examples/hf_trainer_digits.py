@@ -63,7 +63,8 @@ def main() -> None:
                                  report_to="none", use_cpu=True, disable_tqdm=True, seed=0)
     trainer = Trainer(model=model, args=training, train_dataset=train, eval_dataset=val, compute_metrics=accuracy,
                       callbacks=[callback])
-    trainer.train()
+    with callback.recording():  # a crash is recorded as failed, Ctrl-C as interrupted
+        trainer.train()
     assert callback.run is not None and callback.config is not None
     print(f"{callback.run.status}: {callback.config.name} at lr {callback.config.lr:g}, run {callback.run.run_id}")
 

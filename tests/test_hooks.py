@@ -14,6 +14,7 @@ import torch
 import lrrec
 from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.schedules import ScheduleConfig
 from lrrec.store.store import open_store
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -120,3 +121,38 @@ def test_a_failing_lightning_fit_is_recorded_failed_and_a_second_scheduler_is_re
     assert len(open_store(store).curves(run["run_id"])) == 1  # the epoch it finished
     with pytest.raises(InvalidValueError, match="return only the optimizer from configure_optimizers"):
         fit(WithScheduler(lr=0.1), LrrecCallback(name="mydigits/two", schedule="cosine", store=store))
+
+
+def test_a_crashing_hf_train_inside_recording_is_recorded_failed(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+    from lrrec.hooks.hf_trainer import LrrecTrainerCallback
+
+    spec = importlib.util.spec_from_file_location("hf_trainer_digits", EXAMPLES / "hf_trainer_digits.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    x, y = example.load_digits(return_X_y=True)
+    data = example.DigitTokens(x[:96], y[:96])
+
+    class Crashing(Trainer):
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            if model.training and self.state.epoch >= 1:  # in the second epoch's training
+                raise RuntimeError("disk full, say")
+            return super().compute_loss(model, inputs, *args, **kwargs)
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=18, hidden_size=16, num_hidden_layers=1,
+                                                     num_attention_heads=1, intermediate_size=32,
+                                                     max_position_embeddings=65, num_labels=10))
+    callback = LrrecTrainerCallback(name="mydigits/bert-crash", schedule=ScheduleConfig.create("cosine", lr=5e-3),
+                                    store=tmp_path / "s.duckdb")
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), num_train_epochs=2, learning_rate=5e-3,
+                             per_device_train_batch_size=32, eval_strategy="epoch", save_strategy="no",
+                             report_to="none", use_cpu=True, disable_tqdm=True)
+    trainer = Crashing(model=model, args=args, train_dataset=data, eval_dataset=data, callbacks=[callback])
+    with pytest.raises(RuntimeError, match="disk full, say"), callback.recording():
+        trainer.train()
+    (run,) = open_store(tmp_path / "s.duckdb").runs(source="user")
+    assert run["status"] == "failed" and "disk full, say" in run["notes"]
+    assert len(open_store(tmp_path / "s.duckdb").curves(run["run_id"])) == 1  # the first epoch's evaluation
+

@@ -9,9 +9,11 @@ gives the points it records.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 class LrrecTrainerCallback(TrainerCallback):
     """Records, at each evaluation, the LR, the last logged training `loss`, `eval_loss` and `metric` with the
     task's fingerprint (measured from the model and its train loader, unless given); the run ends finished at the
-    end of training (diverged on a non-finite value). A crash leaves it `running` until `lrrec store repair`
-    marks it interrupted.
+    end of training (diverged on a non-finite value). The Trainer tells callbacks nothing of a crash: train
+    inside `with callback.recording():` to record it failed (interrupted on Ctrl-C); otherwise it stays
+    `running` until `lrrec store repair` marks it interrupted.
 
     With `install_schedule` (default) the Trainer's own scheduler (a LambdaLR, as `lr_scheduler_type="linear"`,
     the default, makes) follows the given `schedule` (a config, a suggestion or a schedule name), else the top
@@ -62,6 +65,16 @@ class LrrecTrainerCallback(TrainerCallback):
         self._warmup_steps = 0
         self._last_lr: float | None = None
         self._train_loss: float | None = None
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[LrrecTrainerCallback]:
+        """Around `trainer.train()`: an exception escaping it ends the run failed (Ctrl-C: interrupted)."""
+        try:
+            yield self
+        except BaseException as exc:
+            if self.run is not None and self.run.status is None:
+                self.run.__exit__(type(exc), exc, exc.__traceback__)
+            raise
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
                        lr_scheduler: Any = None, train_dataloader: Any = None, **kwargs: Any) -> None:
