@@ -35,7 +35,7 @@ def test_float_targets_make_a_regression_task_and_names_default_to_class_names()
 def test_resnet18_costs_about_one_forward_pass_of_one_sample():
     """A torchvision ResNet-18 (built from config, no weights) on 224x224 images: measuring it runs one forward
     pass of one sample (FLOPs counted), so it costs about what that pass costs, measured in the same run (a
-    shared machine's load moves both). On a quiet 2-core CPU: 0.06 s (0.7 s the first time in a process)."""
+    shared machine's load moves both). Here: 0.07 s against 0.09 s (0.7-1.1 s the first time in a process)."""
     images = TensorDataset(torch.rand(64, 3, 224, 224), torch.arange(64) % 10)
     model = torchvision.models.resnet18(num_classes=10)
     loader = DataLoader(images, batch_size=32)
