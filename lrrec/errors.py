@@ -29,6 +29,10 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnknownNameErr
     return UnknownNameError(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid)}")
 
 
+class LrOverrideWarning(UserWarning):
+    """A schedule replaced an optimizer's LR by its own (the config's LR is the peak; group ratios are kept)."""
+
+
 class StoreError(LrrecError):
     """The experience store cannot be opened or used (locked too long, not a store, newer schema)."""
 

@@ -123,6 +123,6 @@ def test_the_probe_leaves_a_user_model_as_the_user_built_it(user_tasks):
     ("probe_tasks:no_batches", "yields no batch"),
 ])
 def test_user_data_the_probe_cannot_use_is_a_one_line_error(user_tasks, name, message):
-    task = get_task(name)
-    with pytest.raises(LrrecError, match=message):
+    with pytest.raises(LrrecError, match=message):  # loading a user task checks its first batches
+        task = get_task(name)
         lr_range_test(task, task.budget)

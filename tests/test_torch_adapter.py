@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from lrrec.errors import InvalidValueError
+from lrrec.errors import InvalidValueError, LrOverrideWarning
 from lrrec.schedules import ScheduleConfig, Warmup, list_specs
 from lrrec.schedules.torch_adapter import make_scheduler
 
@@ -116,3 +117,18 @@ def test_loading_a_checkpoint_of_another_config_is_refused():
     other = make_scheduler(opt, ScheduleConfig.create("step"), 10)
     with pytest.raises(InvalidValueError, match="checkpoint was made for"):
         other.load_state_dict(state)
+
+
+def test_an_optimizer_at_another_lr_is_rescaled_with_a_warning_never_silently():
+    """The config's LR is the peak: SGD(lr=0.01) under a config at 0.1 trains at 0.1 and says so."""
+    model, opt = _model_and_optimizer(lr=0.01)
+    with pytest.warns(LrOverrideWarning, match="optimizer's lr 0.01 differs from the schedule's 0.1"):
+        make_scheduler(opt, ScheduleConfig.create("cosine", lr=0.1), 100)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.01])  # group ratio kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LrOverrideWarning)  # the documented way to refuse instead
+        _, other = _model_and_optimizer(lr=0.01)
+        with pytest.raises(LrOverrideWarning):
+            make_scheduler(other, ScheduleConfig.create("cosine", lr=0.1), 100)
+        _, same = _model_and_optimizer(lr=0.1)
+        make_scheduler(same, ScheduleConfig.create("cosine", lr=0.1), 100)  # equal LRs: no warning

@@ -77,7 +77,8 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 set_option = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-                          help="Set lr, a schedule parameter or warmup/warmup_frac/warmup_start_factor.")
+                          help="Set lr, a schedule parameter or warmup/warmup_frac/warmup_start_factor "
+                               "(run: or the warmup's length as warmup_steps or warmup_epochs).")
 steps_option = click.option("--steps", default=100, show_default=True, type=click.IntRange(min=1),
                             help="Budget in optimizer steps.")
 
@@ -126,6 +127,8 @@ def optimizer_options(func: Any) -> Any:
                      help="Optimizer (default: the task's, SGD with momentum)."),
         click.option("--momentum", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
                      help="SGD momentum (default: the task's; 0 = plain SGD)."),
+        click.option("--weight-decay", type=click.FloatRange(min=0.0), default=None,
+                     help="Weight decay (L2 for SGD and Adam, decoupled for AdamW; default: the task's)."),
         click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: CUDA when present)."),
         data_root_option, json_option,
     ]):

@@ -67,14 +67,22 @@ def store_check(store_path: str | None, as_json: bool) -> None:
 
 @store.command("export")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl", "mlflow"]), default=None,
               help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
-                   "back).")
+                   "back); mlflow: log the runs into the MLflow tracking server OUT.")
+@click.option("--experiment", default="lrrec", show_default=True, help="mlflow: the experiment to log into.")
+@click.option("--source", default=None, help="mlflow: only the runs of this source (e.g. lrrec, user).")
 @store_option
-def store_export(out: str, fmt: str | None, store_path: str | None) -> None:
-    """Export every run (with its curves) to OUT in the interchange format."""
+def store_export(out: str, fmt: str | None, experiment: str, source: str | None, store_path: str | None) -> None:
+    """Export every run (with its curves) to OUT in the interchange format, or into an MLflow tracking server."""
     from lrrec.store.store import export_format
 
+    if fmt == "mlflow":
+        from lrrec.store.mlflow_runs import export_mlflow
+
+        count = export_mlflow(open_cli_store(store_path, reading=True), out, experiment, source)
+        click.echo(f"logged {count} runs into MLflow experiment {experiment} at {out}")
+        return
     export_format(out, fmt)  # a bad destination is named before the store is opened
     count = open_cli_store(store_path, reading=True).export(out, fmt)
     click.echo(f"exported {count} runs to {out}")
@@ -124,8 +132,9 @@ def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dr
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs"]),
-              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna).")
+              type=click.Choice(["auto", "jsonl", "csv", "parquet", "optuna", "deepobs", "tensorboard", "mlflow"]),
+              help="Input format; auto goes by suffix (.jsonl .csv .parquet .json=DeepOBS, URL/.db/.log=Optuna, "
+                   "a folder or events.out.tfevents.*=TensorBoard, http(s):// or an mlruns folder=MLflow).")
 @click.option("--source", default=None, help="Source name recorded on every run (default: the format).")
 @click.option("--skip-invalid", is_flag=True, help="Ingest the valid rows and report the invalid ones.")
 @click.option("--study", default=None, help="Optuna: study name (needed when the storage holds several).")
@@ -139,7 +148,8 @@ def store_rm(run_ids: tuple[str, ...], source: str | None, batch: str | None, dr
 def ingest_command(paths: tuple[str, ...], fmt: str, source: str | None, skip_invalid: bool, study: str | None,
                    schedule: str | None, task: str | None, dataset: str | None, model: str | None,
                    metric: str | None, store_path: str | None, as_json: bool) -> None:
-    """Add runs from interchange files, Optuna studies or DeepOBS result files; all or nothing per call."""
+    """Add runs from interchange files, Optuna studies, DeepOBS result files, TensorBoard logs or MLflow; all or
+    nothing per call."""
     from lrrec.store.ingest import add_validated, read_inputs
 
     if (dataset is None) != (model is None) or (task and dataset):

@@ -29,16 +29,16 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=0, show_default=True)
 @budget_options
 def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], seed: int, epochs: int | None,
-                batch_size: int | None, optimizer: str | None, momentum: float | None, device: str | None,
-                data_root: str | None, store_path: str | None, as_json: bool) -> None:
+                batch_size: int | None, optimizer: str | None, momentum: float | None, weight_decay: float | None,
+                device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
     """Train a task under a schedule and record the run and its curve in the store."""
+    from lrrec.runners.configs import config_for
     from lrrec.runners.execute import budget_for, run_one
     from lrrec.runners.tasks import get_task
-    from lrrec.schedules import ScheduleConfig
 
     task = get_task(task_name)
-    config = ScheduleConfig.create(schedule_name).with_settings(parse_settings(settings))
-    budget = budget_for(task, epochs, batch_size, optimizer, momentum)
+    budget = budget_for(task, epochs, batch_size, optimizer, momentum, weight_decay)
+    config = config_for(task, budget, schedule_name, parse_settings(settings), data_root)
     store = open_cli_store(store_path, announce=not as_json)
     try:
         result = run_one(store, task, config, budget, seed, data_root=data_root, device=device,
@@ -74,8 +74,8 @@ def run_command(task_name: str, schedule_name: str, settings: tuple[str, ...], s
 @optimizer_options
 def probe_command(task_name: str, method: str, steps: int | None, low: float | None, high: float | None,
                   batches: int | None, seed: int, plot_path: str | None, quiet: bool, batch_size: int | None,
-                  optimizer: str | None, momentum: float | None, device: str | None, data_root: str | None,
-                  as_json: bool) -> None:
+                  optimizer: str | None, momentum: float | None, weight_decay: float | None, device: str | None,
+                  data_root: str | None, as_json: bool) -> None:
     """Probe a task before training it: an LR range test, or its gradient noise and curvature."""
     from lrrec.runners.execute import budget_for
     from lrrec.runners.tasks import get_task
@@ -88,7 +88,7 @@ def probe_command(task_name: str, method: str, steps: int | None, low: float | N
         raise InvalidValueError(f"{', '.join(unused)} belong(s) to the other probe; leave it out with --method "
                                 f"{method}")
     task = get_task(task_name)
-    budget = budget_for(task, None, batch_size, optimizer, momentum)
+    budget = budget_for(task, None, batch_size, optimizer, momentum, weight_decay)
     if method == "curvature":
         _curvature_report(task, budget, batches=batches, seed=seed, data_root=data_root, device=device,
                           as_json=as_json, progress=not quiet)
@@ -147,8 +147,8 @@ def _curvature_report(task: Task, budget: Budget, *, batches: int | None, seed: 
 @budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
                   quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
-                  momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
-                  as_json: bool) -> None:
+                  momentum: float | None, weight_decay: float | None, device: str | None, data_root: str | None,
+                  store_path: str | None, as_json: bool) -> None:
     """Train many runs, recording each as it finishes; a rerun skips what is already done."""
     from lrrec.runners.execute import RunResult, SweepPlan, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
@@ -171,8 +171,8 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
 
     try:
         plan = SweepPlan(tasks=split_list(task_names), schedules=names, seeds=seeds, lr_grid=grid, epochs=epochs,
-                         batch_size=batch_size, optimizer=optimizer, momentum=momentum, data_root=data_root,
-                         device=device, population=population, progress=not quiet)
+                         batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                         data_root=data_root, device=device, population=population, progress=not quiet)
         sweep(store, plan, on_result=report, on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)

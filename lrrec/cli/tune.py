@@ -39,8 +39,8 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
                  probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None,
                  quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
-                 momentum: float | None, device: str | None, data_root: str | None, store_path: str | None,
-                 as_json: bool) -> None:
+                 momentum: float | None, weight_decay: float | None, device: str | None, data_root: str | None,
+                 store_path: str | None, as_json: bool) -> None:
     """Tune a schedule's hyperparameters with Optuna, seeded by the recommendation; trials go to the store."""
     from pathlib import Path
 
@@ -53,7 +53,8 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     target = target_fingerprint(dataset, model, task_name, data_root)
     job = TuneJob.for_task(task, schedule=schedule, families=families, study=study_name, storage=storage,
                            out=out_dir, store_path=store_path, epochs=epochs, batch_size=batch_size,
-                           optimizer=optimizer, data_root=data_root, device=device, momentum=momentum)
+                           optimizer=optimizer, data_root=data_root, device=device, momentum=momentum,
+                           weight_decay=weight_decay)
     store = open_cli_store(store_path, announce=not as_json)
     try:
         summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, space=space,

@@ -72,6 +72,9 @@ def curvature_probe(task: Task, budget: Budget, *, seed: int = 0, n_batches: int
         raise InvalidValueError(f"the curvature probe needs at least 2 --batches, got {n_batches}")
     dev = pick_device(device)
     data = to_device(load_data(task, data_root), dev)
+    if task.metric != "val_accuracy" or getattr(data, "loss_fn", None) is not None:
+        raise InvalidValueError(f"{task.name}: the curvature probe measures cross-entropy classifiers; use the range "
+                                f"test (--method range), which trains on the task's own loss")
     torch.manual_seed(seed)
     model = task.build(data).to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]

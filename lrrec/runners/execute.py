@@ -149,6 +149,7 @@ class SweepPlan:
     device: str | None = None
     population: bool = False
     progress: bool = False
+    weight_decay: float | None = None
 
 
 def sweep(store: Store, plan: SweepPlan, *, on_result: Callable[[RunResult], None] | None = None,
@@ -164,7 +165,7 @@ def sweep(store: Store, plan: SweepPlan, *, on_result: Callable[[RunResult], Non
     tasks = [get_task(name) for name in dict.fromkeys(plan.tasks)]  # each checked before anything trains, once
     done = _done_keys(store)
     configs = _sweep_configs(plan.schedules, plan.lr_grid, plan.extra_configs)
-    budgets = [budget_for(task, plan.epochs, plan.batch_size, plan.optimizer, plan.momentum)
+    budgets = [budget_for(task, plan.epochs, plan.batch_size, plan.optimizer, plan.momentum, plan.weight_decay)
                for task in tasks]  # all, before training
     batches = _pending(plan, tasks, budgets, configs, done, note)
     bar = Progress("sweep", sum(len(batch.configs) for batch in batches), "run", plan.progress)
@@ -247,14 +248,15 @@ ADAMW_WEIGHT_DECAY = 0.01  # torch.optim.AdamW's default
 
 
 def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer: str | None,
-               momentum: float | None = None) -> Budget:
+               momentum: float | None = None, weight_decay: float | None = None) -> Budget:
     """The task's default budget with the given overrides (None keeps the default).
 
     A user task's batch size is its train loader's; a 2-D surface is optimised by SGD on one point. AdamW,
     when chosen over the task's own optimizer, decays weights by torch's default 0.01 (decoupled decay at an
-    SGD-sized 1e-4 would make it Adam).
+    SGD-sized 1e-4 would make it Adam) unless `weight_decay` is given.
     """
-    given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum))
+    given = (("epochs", epochs), ("batch_size", batch_size), ("optimizer", optimizer), ("momentum", momentum),
+             ("weight_decay", weight_decay))
     changes: dict[str, Any] = {k: v for k, v in given if v is not None}
     chosen = changes.get("optimizer", task.budget.optimizer)
     if momentum is not None and chosen != "sgd":
@@ -268,6 +270,6 @@ def budget_for(task: Task, epochs: int | None, batch_size: int | None, optimizer
         raise InvalidValueError(f"{task.name} is a 2-D surface, optimised by SGD (with --momentum) on one point; "
                                 f"leave out --optimizer and --batch-size")
     if chosen == "adamw" != task.budget.optimizer:
-        changes["weight_decay"] = ADAMW_WEIGHT_DECAY
+        changes.setdefault("weight_decay", ADAMW_WEIGHT_DECAY)
     return replace(task.budget, **changes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -18,19 +19,33 @@ from lrrec.runners.tasks import Task
 
 def model_features(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
     """Parameters, forward FLOPs for one sample, depth (weight layers), normalisation and residual flags."""
-    from torch.utils.flop_counter import FlopCounterMode
+    device = next(model.parameters()).device
+    return {**structure_features(model),
+            "forward_flops": forward_flops(model, lambda: model(torch.zeros((1, *input_shape), device=device)))}
 
+
+def structure_features(model: nn.Module) -> dict[str, Any]:
+    """Parameters, depth (weight layers), normalisation, and the residual flag the model declares."""
     n_params = sum(p.numel() for p in model.parameters())
     depth = sum(1 for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)))
     has_norm = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)) for m in model.modules())
+    return {"n_params": int(n_params), "depth": depth, "has_norm": has_norm,
+            "has_residual": bool(getattr(model, "has_residual", False))}
+
+
+def forward_flops(model: nn.Module, forward: Callable[[], Any]) -> float:
+    """The FLOPs torch counts in `forward()`, run in eval mode without gradients (the mode is restored)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
-    model.train(was_training)
-    return {"n_params": int(n_params), "forward_flops": float(counter.get_total_flops()), "depth": depth,
-            "has_norm": has_norm, "has_residual": bool(getattr(model, "has_residual", False))}
+    try:
+        with torch.no_grad(), counter:
+            forward()
+    finally:
+        model.train(was_training)
+    return float(counter.get_total_flops())
 
 
 def data_features(data: TensorData) -> dict[str, Any]:
@@ -62,8 +77,8 @@ def measure(task: Task, data: Any) -> TaskFingerprint:
         n_train = sum(len(files) for _, _, files in os.walk(data.train_dir))
         features = {"n_train": n_train, "n_classes": data.n_classes, "input_shape": list(shape),
                     "input_numel": int(math.prod(shape)), **model_features(model, shape)}
-    else:  # a user task: shapes from its first batch
-        x, _ = next(iter(data.train_loader))
-        features = {"input_shape": list(x.shape[1:]), "input_numel": int(math.prod(x.shape[1:])),
-                    **model_features(model, tuple(x.shape[1:]))}
-    return TaskFingerprint(**base, task_kind=task.kind, **features)
+    else:  # a user task: measured from its model and train loader, as `lrrec.fingerprint_of` does
+        from lrrec.runners.measure_loader import loader_features
+
+        features = loader_features(model, data.train_loader, task.kind)
+    return TaskFingerprint(**{**base, "task_kind": task.kind, **features})

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from lrrec.errors import InvalidValueError, LrrecError
+from lrrec.runners.objectives import CLASSIFICATION
 from lrrec.runners.tasks import Budget, Task, load_data
 from lrrec.runners.train import (
     Progress,
@@ -72,17 +73,22 @@ def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STE
             lrs, losses = _sweep(task, budget, data, dev, seed=seed, steps=steps, low=low, high=high, bar=bar)
     finally:
         bar.close()
+    return read_curve(task.name, lrs, losses, steps, low)
+
+
+def read_curve(name: str, lrs: list[float], losses: list[float], steps: int, low: float) -> RangeTest:
+    """The range test of `name` from its LRs and smoothed losses (`steps` planned, from `low`)."""
     if not lrs:
-        raise LrrecError(f"{task.name}: the loss is not finite at lr {low:g}, the first of the test; check the "
+        raise LrrecError(f"{name}: the loss is not finite at lr {low:g}, the first of the test; check the "
                          f"model and data, or lower --low")
     lowest = int(np.argmin(losses))
     if lowest < MIN_DESCENT:  # the loss rose almost from the start: no descent to read an LR off
-        return RangeTest(task.name, lrs, losses, None, None, len(lrs) < steps,
+        return RangeTest(name, lrs, losses, None, None, len(lrs) < steps,
                          f"the loss did not fall over the first {MIN_DESCENT} LRs (from {low:g}); lower --low "
                          f"(a pre-trained model may need far smaller LRs)")
     slope = np.gradient(np.asarray(losses), np.log(lrs))
     steepest = int(np.argmin(slope[: lowest + 1]))
-    return RangeTest(task.name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
+    return RangeTest(name, lrs, losses, lrs[lowest], lrs[steepest], len(lrs) < steps)
 
 
 def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, *, seed: int, steps: int, low: float,
@@ -90,6 +96,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, *, seed: in
     """Train with exponentially rising LRs; the LRs and smoothed losses until the loss blows up."""
     model, autocast = for_device(task.build(data).to(dev), dev)
     model.train()
+    loss_fn = getattr(data, "objective", CLASSIFICATION).loss_fn  # a user task's own loss
     optimizer = build_optimizer(model.parameters(), ScheduleConfig.create("constant", lr=low), budget)
     generator = batch_generator(data, dev, seed)
     lrs: list[float] = []
@@ -100,7 +107,7 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, *, seed: in
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = float(train_step(model, optimizer, x, y, autocast))
+        loss = float(train_step(model, optimizer, x, y, autocast, loss_fn))
         average = SMOOTHING * average + (1 - SMOOTHING) * loss
         smoothed = average / (1 - SMOOTHING ** (i + 1))
         if not math.isfinite(smoothed) or (lrs and smoothed > STOP_FACTOR * best):

@@ -18,6 +18,7 @@ from torch import nn
 from lrrec.errors import InvalidValueError, LrrecError, unknown_name
 from lrrec.runners import data as datasets
 from lrrec.runners import models, packaged
+from lrrec.runners.objectives import CLASSIFICATION, Objective, check_batch, objective_of
 from lrrec.runners.surfaces import SURFACES, Surface
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -54,14 +55,14 @@ class Task:
     name: str
     dataset: str
     model: str
-    kind: str  # "classification" | "surface"
+    kind: str = field(compare=False)  # "classification" | "regression" (a user task) | "surface"
     budget: Budget
     summary: str
     load: Callable[[Path | None], Any] = field(compare=False)
     build: Callable[[Any], nn.Module] = field(compare=False)
     needs_data_root: bool = False
-    metric: str = "val_accuracy"
-    direction: str = "max"
+    metric: str = field(default="val_accuracy", compare=False)  # a user task's come from its data, once loaded
+    direction: str = field(default="max", compare=False)
 
 
 def _tensor_task(name: str, dataset: str, model: str, budget: Budget, summary: str, *,
@@ -156,17 +157,24 @@ def _load_cached(task: Task, data_root: str | None) -> Any:
 
 
 def _check_first_batch(spec: str, data: UserData) -> int:
-    """Check that both loaders yield (inputs, class labels) the model can score; returns the train batch size."""
+    """Check that both loaders yield (inputs, targets) the model, loss and metric take (class labels the model can
+    score, by default); returns the train batch size."""
     scorer = copy.deepcopy(data.model).eval()  # the user's model keeps its mode and state
     sizes = {}
     for name in ("train_loader", "val_loader"):
-        x, y = _first_batch(spec, name, getattr(data, name))
-        _check_scores(spec, name, scorer, x, y)
+        x, y = _first_batch(spec, name, getattr(data, name), data.objective.is_default)
+        if data.objective.is_default:
+            _check_scores(spec, name, scorer, x, y)
+        else:
+            weights = next(iter(scorer.parameters()), None)
+            device = weights.device if weights is not None else x.device
+            check_batch(spec, name, data.objective, scorer, x.to(device), y.to(device))
+            data.task_kind = "regression" if y.is_floating_point() else "classification"
         sizes[name] = len(y)
     return int(getattr(data.train_loader, "batch_size", None) or sizes["train_loader"])
 
 
-def _first_batch(spec: str, name: str, loader: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_batch(spec: str, name: str, loader: Any, class_labels: bool) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         batch = next(iter(loader))
     except StopIteration:
@@ -177,10 +185,12 @@ def _first_batch(spec: str, name: str, loader: Any) -> tuple[torch.Tensor, torch
         raise LrrecError(f"--task {spec}: {name} must yield (inputs, labels) pairs of tensors, got a "
                          f"{type(batch).__name__}")
     x, y = batch
-    if y.dtype != torch.long or y.dim() != 1 or len(y) != len(x) or len(y) == 0:
+    if not class_labels and (len(y) != len(x) or len(y) == 0):
+        raise LrrecError(f"--task {spec}: {name} must yield one target per input (got {len(y)} for {len(x)})")
+    if class_labels and (y.dtype != torch.long or y.dim() != 1 or len(y) != len(x) or len(y) == 0):
         raise LrrecError(f"--task {spec}: {name}'s labels must be a non-empty 1-D int64 (torch.long) tensor of class "
-                         f"indices, one per input (got {y.dtype} of shape {tuple(y.shape)}); lrrec trains "
-                         f"classifiers with cross-entropy")
+                         f"indices, one per input (got {y.dtype} of shape {tuple(y.shape)}) for the default "
+                         f"cross-entropy; for another loss return a loss_fn (and a metric with its metric_fn)")
     return x, y
 
 
@@ -214,13 +224,20 @@ def get_task(name: str) -> Task:
 
 @dataclass
 class UserData:
-    """What a user task function returns: a model and data loaders (metric defaults to accuracy)."""
+    """What a user task function returns: a model and data loaders, and optionally its loss and metric (see
+    `lrrec.runners.objectives`; default: cross-entropy, judged by accuracy)."""
 
     model: nn.Module
     train_loader: Any
     val_loader: Any
     n_classes: int | None = None
     batch_size: int | None = None  # the train loader's, read when the task is loaded
+    loss_fn: Any = None
+    metric: Any = None
+    metric_fn: Any = None
+    direction: Any = None
+    objective: Objective = CLASSIFICATION  # set when the task is loaded
+    task_kind: str = "classification"  # regression when a loss_fn trains on float targets
 
 
 def is_user_task(name: str) -> bool:
@@ -259,8 +276,11 @@ def user_task(spec: str) -> Task:
         for name in ("train_loader", "val_loader"):
             if not hasattr(getattr(out, name), "__iter__") or not hasattr(getattr(out, name), "__len__"):
                 raise LrrecError(f"--task {spec}: {name} must be a DataLoader (iterable with a length)")
+        out.objective = objective_of(spec, out.loss_fn, out.metric, out.metric_fn, out.direction)
         out.batch_size = _check_first_batch(spec, out)
         return out
 
-    return Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",
+    task = Task(spec, spec, spec, "classification", Budget(epochs=10, batch_size=1), f"user task {spec}",
                 load, lambda d: copy.deepcopy(d.model))  # each run starts from the user's initial weights
+    data = _load_cached(task, None)  # its metric and kind come from its data (the same cache entry: not compared)
+    return replace(task, kind=data.task_kind, metric=data.objective.metric, direction=data.objective.direction)

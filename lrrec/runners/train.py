@@ -21,6 +21,7 @@ from torch import nn
 
 from lrrec.errors import LrrecError
 from lrrec.runners.data import FolderData, TensorData, generator_device, prepare_batch
+from lrrec.runners.objectives import CLASSIFICATION, LossFn, evaluate_objective
 from lrrec.runners.surfaces import Surface
 from lrrec.runners.tasks import Budget, Task, UserData, load_data
 from lrrec.schedules.config import ScheduleConfig
@@ -193,12 +194,12 @@ def for_device(model: nn.Module, dev: torch.device) -> tuple[nn.Module, Callable
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               autocast: Callable[[], Any]) -> torch.Tensor:
+               autocast: Callable[[], Any], loss_fn: LossFn = F.cross_entropy) -> torch.Tensor:
     """One optimizer update on a batch; returns the (detached) training loss."""
     if x.is_cuda and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     with autocast():
-        loss = F.cross_entropy(model(x), y)
+        loss = loss_fn(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -210,6 +211,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
     data = to_device(data, dev)
     model, autocast = for_device(model, dev)
     optimizer = build_optimizer(model.parameters(), config, budget)
+    objective = getattr(data, "objective", CLASSIFICATION)
     per_epoch = steps_per_epoch(data, budget.batch_size)
     total = per_epoch * budget.epochs
     scheduler = make_scheduler(optimizer, config, total)
@@ -225,7 +227,7 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
             seen = 0
             for x, y in batches(data, budget.batch_size, dev, generator, train=True):
                 last_lr = optimizer.param_groups[0]["lr"]
-                loss = train_step(model, optimizer, x, y, autocast)
+                loss = train_step(model, optimizer, x, y, autocast, objective.loss_fn)
                 scheduler.step()
                 loss_sum += loss
                 seen += 1
@@ -238,7 +240,8 @@ def _train_model(task: Task, model: nn.Module, data: Data, config: ScheduleConfi
             if start_loss is not None and is_diverged(train_loss, start_loss):
                 raise _Divergence
             eval_began = time.perf_counter()
-            val_loss, val_acc = evaluate(model, data, budget.batch_size, dev, autocast)
+            val_loss, val_acc = evaluate(model, data, budget.batch_size, dev, autocast) if objective.is_default \
+                else evaluate_objective(model, batches(data, budget.batch_size, dev, None, False), objective, autocast)
             outcome.eval_time_s += time.perf_counter() - eval_began
             if config.spec.metric_driven:
                 scheduler.report_metric(val_loss)

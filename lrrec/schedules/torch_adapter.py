@@ -3,6 +3,8 @@
 - Closed form: the LR at step t is computed from t, never by multiplying the previous LR, so resuming from
   `state_dict()` reproduces the uninterrupted values exactly.
 - Per-parameter-group base LRs keep their ratios: group g gets `config.lr * initial_lr_g / optimizer lr`.
+- The config's LR is the peak: an optimizer built with another LR is rescaled to it, with a `LrOverrideWarning`
+  (`warnings.simplefilter("error", LrOverrideWarning)` makes that an error).
 - Step it once per optimizer update (`steps_per_epoch=None`), or once per epoch with `steps_per_epoch=1` and
   `total_steps` in epochs. The loss-based schedule takes its metric as `step(metric)` (or `report_metric`
   when the clock runs per iteration), and composes with warmup, which torch's SequentialLR cannot do.
@@ -10,6 +12,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,7 +21,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrrec.errors import InvalidValueError
+from lrrec.errors import InvalidValueError, LrOverrideWarning
 from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.plateau import PlateauTracker
 
@@ -35,6 +39,11 @@ class ScheduleLR(LRScheduler):
         reference = optimizer.defaults.get("lr")
         if not reference:
             raise InvalidValueError("the optimizer needs a positive default lr to scale parameter groups from")
+        if last_epoch == -1 and not math.isclose(float(reference), config.lr, rel_tol=1e-9):
+            warnings.warn(LrOverrideWarning(
+                f"the optimizer's lr {float(reference):g} differs from the schedule's {config.lr:g}; the schedule "
+                f"sets the LR (peak {config.lr:g}), each parameter group keeping its ratio to the optimizer's lr"),
+                stacklevel=3)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
             group["lrrec_scale"] = group["initial_lr"] / float(reference)

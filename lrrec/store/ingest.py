@@ -16,9 +16,10 @@ from lrrec.store.deepobs import read_deepobs
 from lrrec.store.interchange import TABLE_SUFFIXES, RowParser, RunRecord
 from lrrec.store.store import Store
 from lrrec.store.tabular import read_csv, read_jsonl, read_parquet
+from lrrec.store.tensorboard import read_tensorboard
 from lrrec.store.upkeep import utc_now
 
-FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs")
+FORMATS = ("auto", "jsonl", "csv", "parquet", "optuna", "deepobs", "tensorboard", "mlflow")
 _SUFFIXES = {**TABLE_SUFFIXES, ".json": "deepobs", ".db": "optuna", ".sqlite": "optuna", ".sqlite3": "optuna",
              ".log": "optuna", ".journal": "optuna"}
 _SHOWN_PROBLEMS = 20
@@ -39,8 +40,12 @@ def check_regular_file(target: str) -> None:
 
 def detect_format(target: str) -> str:
     """The format of `target` from its URL scheme or suffix; a `.jsonl` holding an Optuna journal is optuna."""
+    if target.startswith(("http://", "https://")) or Path(target, "0", "meta.yaml").is_file():
+        return "mlflow"  # a tracking server, or an mlruns folder (its default experiment 0)
     if "://" in target:
         return "optuna"
+    if ".tfevents." in Path(target).name or Path(target).is_dir():
+        return "tensorboard"  # an event file, or a log folder of them
     fmt = _SUFFIXES.get(Path(target).suffix.lower())
     if fmt is None:
         raise IngestError(f"cannot tell the format of {target} from its name; pass --format "
@@ -114,7 +119,8 @@ def read_inputs(targets: Sequence[str], *, fmt: str = "auto", source: str | None
         raise InvalidValueError("nothing to ingest; give one or more files or storage URLs")
     validated = ValidatedInput([], [], [])
     for target in targets:
-        check_regular_file(target)
+        if fmt not in ("auto", "tensorboard", "mlflow") or not os.path.isdir(target):  # logs may be folders
+            check_regular_file(target)
         kind = detect_format(target) if fmt == "auto" else fmt
         if kind != "optuna" and any(optuna_options.values()):
             raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
@@ -164,6 +170,11 @@ def _reader(kind: str, target: str, optuna_options: dict[str, str | None]) -> It
         from lrrec.store.optuna_study import read_optuna
 
         return read_optuna(target, **optuna_options)
+    if kind == "mlflow":
+        from lrrec.store.mlflow_runs import read_mlflow
+
+        return read_mlflow(target)
     readers: dict[str, Callable[[Path], Iterator[tuple[str, Any]]]] = {
-        "jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "deepobs": read_deepobs}
+        "jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "deepobs": read_deepobs,
+        "tensorboard": read_tensorboard}
     return readers[kind](Path(target))

@@ -185,7 +185,7 @@ def _curve(values: Mapping[int, float]) -> list[dict[str, Any]] | None:
 
 def _schedule_params(params: dict[str, Any], row: dict[str, Any], schedule: str | None,
                      own: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A trial's schedule name, its `from_flat` parameters and the parameters left unmapped (see `_foreign_params`)."""
+    """A trial's schedule name, its `from_flat` parameters and the parameters left unmapped (see `foreign_params`)."""
     if "schedule" in params and (own or schedule is None):
         name = str(params.pop("schedule"))
         prefix = name + "."
@@ -193,10 +193,10 @@ def _schedule_params(params: dict[str, Any], row: dict[str, Any], schedule: str 
         return name, flat, {k: v for k, v in params.items() if not k.startswith(prefix)}
     if own:
         return str(schedule), params, {}
-    return str(schedule), *_foreign_params(params, str(schedule), row)
+    return str(schedule), *foreign_params(params, str(schedule), row)
 
 
-def _foreign_params(params: Mapping[str, Any], schedule: str, row: dict[str, Any]) -> tuple[dict, dict]:
+def foreign_params(params: Mapping[str, Any], schedule: str, row: dict[str, Any]) -> tuple[dict, dict]:
     """A foreign trial's parameters mapped by name: (schedule parameters, the rest); optimizer parameters and the
     batch size go into `row`."""
     flat, rest = {}, {}

@@ -8,6 +8,7 @@ write-ahead log); a bulk write killed midway leaves only a copy that the next wr
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -262,6 +263,19 @@ class Store:
         with self.transaction(write=False) as con:
             con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
             return count_of(con, "SELECT count(*) FROM runs")
+
+    def export_rows(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Every run (of `source`, if given) as an interchange row, its curve nested, JSON columns as data."""
+        where, params = _filters({"source": source})
+        with self.transaction(write=False) as con:
+            cursor = con.execute(f"SELECT * FROM ({_EXPORT_SQL}) {where}", params)
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        for row in rows:
+            for key in ("task", "schedule", "optimizer_params", "library_versions", "extra", "curves"):
+                if isinstance(row[key], str):
+                    row[key] = json.loads(row[key])
+        return rows
 
 
 def export_format(out: str | os.PathLike[str], fmt: str | None = None) -> str:

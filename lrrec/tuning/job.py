@@ -28,6 +28,7 @@ class TuneJob:
     device: str | None = None
     seed: int = 0
     momentum: float | None = None
+    weight_decay: float | None = None
     lr_range: tuple[float, float] | None = None  # None: the library's LR range
     out: str | None = None  # the folder for the figures and summary, checked before any trial runs
 

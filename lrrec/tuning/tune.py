@@ -42,7 +42,7 @@ def tune(job: TuneJob, target: TaskFingerprint, *, n_trials: int | None, timeout
     pick_device(job.device)  # user mistakes (device, data, output folder) surface here, not as failed trials
     task_fingerprint(job.task, job.data_root)
     task = get_task(job.task)
-    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum, job.weight_decay)
     new_out = _new_out_folder(job.out)
     range_test = RangeProbe(job.task, batch_size=job.batch_size, optimizer=job.optimizer, momentum=job.momentum,
                             seed=job.seed, data_root=job.data_root, device=job.device, progress=progress)

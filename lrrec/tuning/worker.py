@@ -36,7 +36,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = get_task(job.task)
-    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum)
+    budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum, job.weight_decay)
     store = open_store(job.store_path)
     study = optuna.load_study(**study_settings(job))
     interrupted: list[int] = []  # trials ended by Ctrl-C
