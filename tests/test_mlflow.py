@@ -137,10 +137,10 @@ def test_foreign_runs_ingest_once_and_lrrec_runs_round_trip(server, tmp_path):
     bad = client.create_run(experiment, run_name="unnamed")
     client.log_metric(bad.info.run_id, "val_accuracy", 0.5, step=0)
     client.set_terminated(bad.info.run_id)
-    before = open_store(store).info()["runs"]
+    before = open_store(store).info().runs
     result = invoke("ingest", server, "--store", str(store))
     assert result.exit_code == 1 and f"{server}#digits/unnamed: no schedule in its settings" in result.output
-    assert open_store(store).info()["runs"] == before
+    assert open_store(store).info().runs == before
 
 
 def test_an_unreachable_server_is_a_one_line_error(tmp_path, monkeypatch):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,20 +21,19 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import TrainerCallback
 
 from lrrec.errors import InvalidValueError, LrOverrideWarning
-from lrrec.fingerprint import TaskFingerprint
-from lrrec.hooks.recording import begin_run, optimizer_name, schedule_for
+from lrrec.hooks.recording import RecordingSettings, begin_run, optimizer_name, schedule_for
 from lrrec.schedules.config import ScheduleConfig
-from lrrec.suggestions import ScheduleSuggestion, resolve_store
+from lrrec.suggestions import resolve_store
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
 
     from lrrec.schedules.plateau import PlateauTracker
     from lrrec.store.run import Run
-    from lrrec.store.store import Store
 
 
-class LrrecTrainerCallback(TrainerCallback):
+@dataclass(kw_only=True, eq=False, repr=False)
+class LrrecTrainerCallback(TrainerCallback, RecordingSettings):
     """Records, at each evaluation, the LR, the last logged training `loss`, `eval_loss` and `metric` with the
     task's fingerprint (measured from the model and its train loader, unless given); the run ends finished at the
     end of training (diverged on a non-finite value). The Trainer tells callbacks nothing of a crash: train
@@ -47,18 +46,9 @@ class LrrecTrainerCallback(TrainerCallback):
     `learning_rate` is rescaled to it with a `LrOverrideWarning`.
     """
 
-    def __init__(self, *, name: str | None = None, schedule: ScheduleConfig | ScheduleSuggestion | str | None = None,
-                 metric: str = "eval_loss", direction: str | None = None, fingerprint: TaskFingerprint | None = None,
-                 install_schedule: bool = True, seed: int | None = None,
-                 store: Store | str | os.PathLike[str] | None = None) -> None:
-        self.name = name
-        self.schedule = schedule
-        self.metric = metric
-        self.direction = direction
-        self.fingerprint = fingerprint
-        self.install_schedule = install_schedule
-        self.seed = seed
-        self.store = store
+    metric: str = "eval_loss"
+
+    def __post_init__(self) -> None:
         self.config: ScheduleConfig | None = None
         self.run: Run | None = None
         self._plateau: PlateauTracker | None = None

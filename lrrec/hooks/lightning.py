@@ -7,25 +7,24 @@ Needs the `lightning` package (`pip install 'lrrec[lightning]'`).
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.types import LRSchedulerConfig
 
 from lrrec.errors import InvalidValueError
-from lrrec.fingerprint import TaskFingerprint
-from lrrec.hooks.recording import begin_run, optimizer_name, schedule_for
+from lrrec.hooks.recording import RecordingSettings, begin_run, optimizer_name, schedule_for
 from lrrec.schedules.config import ScheduleConfig
-from lrrec.suggestions import ScheduleSuggestion, resolve_store
+from lrrec.suggestions import resolve_store
 
 if TYPE_CHECKING:
     from lrrec.schedules.torch_adapter import ScheduleLR
     from lrrec.store.run import Run
-    from lrrec.store.store import Store
 
 
-class LrrecCallback(pl.Callback):
+@dataclass(kw_only=True, eq=False, repr=False)
+class LrrecCallback(pl.Callback, RecordingSettings):
     """Records each epoch's LR, `train_loss`, `val_loss` and `metric` (as the LightningModule logs them) with the
     task's fingerprint (measured from the module and its train loader, unless given) and the run's status:
     finished (diverged on a non-finite value), failed, or interrupted.
@@ -35,18 +34,9 @@ class LrrecCallback(pl.Callback):
     module's `configure_optimizers` then returns only its optimizer.
     """
 
-    def __init__(self, *, name: str | None = None, schedule: ScheduleConfig | ScheduleSuggestion | str | None = None,
-                 metric: str = "val_loss", direction: str | None = None, fingerprint: TaskFingerprint | None = None,
-                 install_schedule: bool = True, seed: int | None = None,
-                 store: Store | str | os.PathLike[str] | None = None) -> None:
-        self.name = name
-        self.schedule = schedule
-        self.metric = metric
-        self.direction = direction
-        self.fingerprint = fingerprint
-        self.install_schedule = install_schedule
-        self.seed = seed
-        self.store = store
+    metric: str = "val_loss"
+
+    def __post_init__(self) -> None:
         self.config: ScheduleConfig | None = None
         self.scheduler: ScheduleLR | None = None
         self.run: Run | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lrrec.fingerprint import TaskFingerprint
@@ -17,6 +18,21 @@ if TYPE_CHECKING:
     from lrrec.store.store import Store
 
 _RECORDED = ("momentum", "weight_decay", "nesterov", "betas", "eps")
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class RecordingSettings:
+    """A hook callback's keyword-only settings, declared once: its constructor takes them (a callback, itself such
+    a dataclass, gives `metric` its own default and sets up its state in `__post_init__`)."""
+
+    name: str | None = None
+    schedule: ScheduleConfig | ScheduleSuggestion | str | None = None
+    metric: str
+    direction: str | None = None
+    fingerprint: TaskFingerprint | None = None
+    install_schedule: bool = True
+    seed: int | None = None
+    store: Store | str | os.PathLike[str] | None = None
 
 
 def schedule_for(schedule: ScheduleConfig | ScheduleSuggestion | str | None, fingerprint: TaskFingerprint,

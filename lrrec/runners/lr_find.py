@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ from torch import nn
 
 from lrrec.errors import InvalidValueError
 from lrrec.runners.measure_loader import call_model, split_batch
-from lrrec.runners.probes import MIN_DESCENT, SMOOTHING, STEPS, STOP_FACTOR, RangeTest, read_curve
+from lrrec.runners.probes import MIN_DESCENT, STEPS, RangeTest, SmoothedCurve, read_curve
 
 
 def lr_find(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Iterable[Any],
@@ -60,9 +59,7 @@ def _sweep(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterator
     ratios = [group["lr"] / optimizer.param_groups[0]["lr"] if optimizer.param_groups[0]["lr"] else 1.0
               for group in optimizer.param_groups]
     model.train()
-    lrs: list[float] = []
-    losses: list[float] = []
-    average, best = 0.0, math.inf
+    curve = SmoothedCurve()
     for i, batch in enumerate(itertools.islice(batches, steps)):
         lr = low * (high / low) ** (i / (steps - 1))
         for group, ratio in zip(optimizer.param_groups, ratios):
@@ -72,14 +69,9 @@ def _sweep(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterator
         loss = loss_fn(call_model(model, _to(inputs, device)), _to(targets, device))
         loss.backward()
         optimizer.step()
-        average = SMOOTHING * average + (1 - SMOOTHING) * float(loss.detach())
-        smoothed = average / (1 - SMOOTHING ** (i + 1))
-        if not math.isfinite(smoothed) or (lrs and smoothed > STOP_FACTOR * best):
+        if not curve.add(lr, float(loss.detach())):
             break
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-    return lrs, losses
+    return curve.lrs, curve.losses
 
 
 def _to(value: Any, device: torch.device) -> Any:

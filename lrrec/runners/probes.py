@@ -54,6 +54,30 @@ class RangeTest:
         return asdict(self)
 
 
+class SmoothedCurve:
+    """The range test's curve as it grows: each loss is smoothed by an exponential moving average (bias
+    corrected), and the test stops once the smoothed loss is not finite or exceeds `STOP_FACTOR` x its minimum."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.losses: list[float] = []  # smoothed
+        self._average = 0.0
+        self._best = math.inf
+        self._seen = 0
+
+    def add(self, lr: float, loss: float) -> bool:
+        """Take the training `loss` at `lr`; False, recording nothing, where the test stops."""
+        self._seen += 1
+        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
+        smoothed = self._average / (1 - SMOOTHING ** self._seen)
+        if not math.isfinite(smoothed) or (self.lrs and smoothed > STOP_FACTOR * self._best):
+            return False
+        self.lrs.append(lr)
+        self.losses.append(smoothed)
+        self._best = min(self._best, smoothed)
+        return True
+
+
 def lr_range_test(task: Task, budget: Budget, *, seed: int = 0, steps: int = STEPS, low: float = 1e-5,
                   high: float = 10.0, data_root: str | None = None, device: str | None = None,
                   progress: bool = False) -> RangeTest:
@@ -99,21 +123,13 @@ def _sweep(task: Task, budget: Budget, data: Any, dev: torch.device, *, seed: in
     loss_fn = getattr(data, "objective", CLASSIFICATION).loss_fn  # a user task's own loss
     optimizer = build_optimizer(model.parameters(), ScheduleConfig.create("constant", lr=low), budget)
     generator = batch_generator(data, dev, seed)
-    lrs: list[float] = []
-    losses: list[float] = []
-    average, best = 0.0, math.inf
+    curve = SmoothedCurve()
     every = max(1, steps // 10)
     for i, (x, y) in zip(range(steps), endless_batches(task, data, budget.batch_size, dev, generator)):
         lr = low * (high / low) ** (i / (steps - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = float(train_step(model, optimizer, x, y, autocast, loss_fn))
-        average = SMOOTHING * average + (1 - SMOOTHING) * loss
-        smoothed = average / (1 - SMOOTHING ** (i + 1))
-        if not math.isfinite(smoothed) or (lrs and smoothed > STOP_FACTOR * best):
+        if not curve.add(lr, float(train_step(model, optimizer, x, y, autocast, loss_fn))):
             break
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        bar.update(f"lr {lr:.3g}, loss {smoothed:.4g}", line=(i + 1) % every == 0)
-    return lrs, losses
+        bar.update(f"lr {lr:.3g}, loss {curve.losses[-1]:.4g}", line=(i + 1) % every == 0)
+    return curve.lrs, curve.losses
