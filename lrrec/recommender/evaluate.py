@@ -16,12 +16,20 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lrrec.recommender.experience import Cell, Experience, load_experience
-from lrrec.recommender.ranking import DEFAULT_LR, ModelSettings, estimate, optimizer_class, predict, score_of
+from lrrec.recommender.ranking import (
+    DEFAULT_LR,
+    Estimate,
+    ModelSettings,
+    estimate,
+    optimizer_class,
+    predict,
+    score_of,
+)
 from lrrec.recommender.shapes import EXPERT_RANK, SHAPE_DEFAULTS
 from lrrec.recommender.stats import spearman
 
@@ -60,15 +68,28 @@ class Summary:
 
     @classmethod
     def of(cls, results: list[GroupResult]) -> Summary:
-        methods = sorted({m for r in results for m in r.regret}, key=lambda m: (m != "lrrec", m))
-        regrets = {m: [r.regret[m] for r in results if m in r.regret] for m in methods}
-        rhos = {m: [r.spearman[m] for r in results if m in r.spearman] for m in ("lrrec", "expert_order")}
+        regrets, rhos = _per_method(results, "regret"), _per_method(results, "spearman")
         cells = sum(r.cells for r in results)
-        return cls(len(results), {m: statistics.median(v) for m, v in regrets.items()},
-                   {m: statistics.fmean(v) for m, v in regrets.items()},
-                   {m: statistics.fmean(v) for m, v in rhos.items() if v},
-                   {m: [round(q, 3) for q in statistics.quantiles(v, n=4)] for m, v in rhos.items() if len(v) > 1},
+        return cls(len(results), _each(regrets, statistics.median), _each(regrets, statistics.fmean),
+                   _each(rhos, statistics.fmean), _each({m: v for m, v in rhos.items() if len(v) > 1}, _quartiles),
                    sum(r.covered for r in results) / cells if cells else None)
+
+
+def _per_method(results: list[GroupResult], figure: str) -> dict[str, list[float]]:
+    """Each method's values of one figure ("regret" or "spearman") over the groups that have it, lrrec first."""
+    values: defaultdict[str, list[float]] = defaultdict(list)
+    for r in results:
+        for method, value in getattr(r, figure).items():
+            values[method].append(value)
+    return dict(sorted(values.items(), key=lambda item: (item[0] != "lrrec", item[0])))
+
+
+def _each(values: dict[str, list[float]], stat: Callable[[list[float]], Any]) -> dict[str, Any]:
+    return {method: stat(v) for method, v in values.items()}
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    return [round(q, 3) for q in statistics.quantiles(values, n=4)]
 
 
 @dataclass
@@ -137,28 +158,41 @@ def evaluate_group(training: Experience, defaults: dict[str, float], task_id: st
     views = {c.config_id: predict(estimates, c, settings) for c in group}
     result = GroupResult(target.name, origin, first.optimizer, first.epochs, len(group), cells=len(group))
     ranked = sorted(group, key=lambda c: (-views[c.config_id].score, c.config_id))
-    result.regret["lrrec"] = 1.0 - score_of(ranked[0])
-    top_rank = min(EXPERT_RANK.get(c.shape, 9) for c in group)
-    result.regret["expert_order"] = _mean_regret([c for c in group if EXPERT_RANK.get(c.shape, 9) == top_rank])
-    rated = [c for c in group if c.config_id in defaults]
-    result.regret["global_default"] = 1.0 - score_of(max(rated, key=lambda c: defaults[c.config_id])) if rated \
-        else _mean_regret(group)
-    for shape in {c.shape for c in group}:
-        result.regret[f"always_{shape}"] = _mean_regret(_fixed_choice(group, shape))
-    result.regret["random"] = _mean_regret(group)
-    actual = _best_shapes(group)
-    if len(actual) >= 3:
-        shapes = sorted(actual)
-        predicted = {s: max(views[c.config_id].score for c in group if c.shape == s) for s in shapes}
-        for method, guess in (("lrrec", [predicted[s] for s in shapes]),
-                              ("expert_order", [-float(EXPERT_RANK.get(s, 9)) for s in shapes])):
-            rho = spearman(guess, [actual[s] for s in shapes])
-            if rho is not None:
-                result.spearman[method] = rho
+    result.regret = {"lrrec": 1.0 - score_of(ranked[0]), **_baseline_regrets(group, defaults)}
+    result.spearman = _shape_spearman(group, views)
     for c in group:
         low, high = views[c.config_id].interval(settings.sd_scale)
         result.covered += int(low <= score_of(c) <= high)
     return result
+
+
+def _baseline_regrets(group: list[Cell], defaults: dict[str, float]) -> dict[str, float]:
+    """The top-1 regret of the expert order, the global default, each shape as a fixed choice, and random."""
+    top_rank = min(EXPERT_RANK.get(c.shape, 9) for c in group)
+    out = {"expert_order": _mean_regret([c for c in group if EXPERT_RANK.get(c.shape, 9) == top_rank])}
+    rated = [c for c in group if c.config_id in defaults]
+    out["global_default"] = 1.0 - score_of(max(rated, key=lambda c: defaults[c.config_id])) if rated \
+        else _mean_regret(group)
+    out |= {f"always_{shape}": _mean_regret(_fixed_choice(group, shape)) for shape in {c.shape for c in group}}
+    out["random"] = _mean_regret(group)
+    return out
+
+
+def _shape_spearman(group: list[Cell], views: dict[str, Estimate]) -> dict[str, float]:
+    """Spearman's rho of lrrec's and the expert's shape order against the group's (with 3+ shapes)."""
+    actual = _best_shapes(group)
+    if len(actual) < 3:
+        return {}
+    shapes = sorted(actual)
+    predicted = {s: max(views[c.config_id].score for c in group if c.shape == s) for s in shapes}
+    guesses = {"lrrec": [predicted[s] for s in shapes],
+               "expert_order": [-float(EXPERT_RANK.get(s, 9)) for s in shapes]}
+    out = {}
+    for method, guess in guesses.items():
+        rho = spearman(guess, [actual[s] for s in shapes])
+        if rho is not None:
+            out[method] = rho
+    return out
 
 
 def evaluate(store: Store | None = None, settings: ModelSettings = ModelSettings(),

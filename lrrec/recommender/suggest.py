@@ -85,25 +85,8 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
                      "cells": len(experience.by_task[tid])} for w, tid in nearest]
     rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
     if not nearest or nearest[0][0] < MIN_SIMILARITY:
-        closest = f" (closest: {nearest_rows[0]['task']}, similarity {nearest_rows[0]['similarity']:.3f})" \
-            if nearest_rows else ""
-        if not estimates.prior:
-            rec.fallback = (f"no task in the store is similar to {target.name}{closest}, and it holds no comparable "
-                            f"runs; falling back to lrrec's default, {FALLBACK[0]} with a 5% warmup")
-            rec.suggestions = [_fallback(optimizer, batch_size)]
-            return rec
-        rec.fallback = (f"no task in the store is similar to {target.name}{closest}; ranked by the prior learned "
-                        f"over all {len(experience.by_task)} tasks for {optimizer_class(optimizer)} at "
-                        f"{f'{epochs} epochs' if epochs else 'any budget'} (wide intervals), not from similar tasks")
-        rec.suggestions = _prior_suggestions(estimates, optimizer, batch_size, top, only, settings)
-        return rec
-    # concrete configs run with this optimizer; without any, arms at their transferred (or default) LR
-    pool = list(estimates.configs.values()) or list(estimates.arms.values())
-    if only is not None:
-        pool = [e for e in pool if e.schedule in only]
-    # configs that similar tasks ran come first; the rest are scored by their schedule and family alone
-    ranked = sorted(pool, key=lambda e: (e.weight < MIN_SIMILARITY, -e.score, e.key))
-    ranked = (ranked if only is not None and len(only) == 1 else _distinct_schedules(ranked))[:top]
+        return _without_similar_tasks(rec, estimates, len(experience.by_task), top, only, settings)
+    ranked = _ranked(estimates, top, only)
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None
         rec.suggestions.append(_suggestion(i + 1, (est, following), estimates, experience, target,
@@ -112,6 +95,35 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
     ids = store.run_ids([e["runs"] for e in evidence])  # one read for every suggestion's evidence
     for e in evidence:
         e["runs"] = ids[e["runs"]]
+    return rec
+
+
+def _ranked(estimates: Estimates, top: int, only: tuple[str, ...] | None) -> list[Estimate]:
+    """The top configs run with this optimizer (without any, arms at their transferred or default LR), one per
+    schedule unless `only` names a single schedule; those similar tasks ran come first."""
+    pool = list(estimates.configs.values()) or list(estimates.arms.values())
+    if only is not None:
+        pool = [e for e in pool if e.schedule in only]
+    ranked = sorted(pool, key=lambda e: (e.weight < MIN_SIMILARITY, -e.score, e.key))
+    return (ranked if only is not None and len(only) == 1 else _distinct_schedules(ranked))[:top]
+
+
+def _without_similar_tasks(rec: Recommendation, estimates: Estimates, tasks: int, top: int,
+                           only: tuple[str, ...] | None, settings: ModelSettings) -> Recommendation:
+    """`rec` ranked by the regime prior, and saying so; with no comparable runs at all, the stated default."""
+    closest = f" (closest: {rec.nearest_tasks[0]['task']}, similarity {rec.nearest_tasks[0]['similarity']:.3f})" \
+        if rec.nearest_tasks else ""
+    name = rec.task["name"]
+    if not estimates.prior:
+        rec.fallback = (f"no task in the store is similar to {name}{closest}, and it holds no comparable runs; "
+                        f"falling back to lrrec's default, {FALLBACK[0]} with a 5% warmup")
+        rec.suggestions = [_fallback(rec.optimizer, rec.batch_size)]
+        return rec
+    rec.fallback = (f"no task in the store is similar to {name}{closest}; ranked by the prior learned over all "
+                    f"{tasks} tasks for {optimizer_class(rec.optimizer)} at "
+                    f"{f'{rec.epochs} epochs' if rec.epochs else 'any budget'} (wide intervals), not from similar "
+                    f"tasks")
+    rec.suggestions = _prior_suggestions(estimates, rec.optimizer, rec.batch_size, top, only, settings)
     return rec
 
 

@@ -58,17 +58,24 @@ def loader_features(model: nn.Module, train_loader: Iterable[Any], task_kind: st
     output = _logits(outputs[0])
     kind = task_kind or ("regression" if targets is not None and targets.is_floating_point() else "classification")
     shape = [int(n) for n in _main_tensor(sample).shape[1:]]
-    structure = structure_features(model)
-    if not structure["has_norm"]:
-        structure["has_norm"] = any(_NORM_NAME.search(type(m).__name__) for m in model.modules())
-    structure["has_residual"] = has_residual if has_residual is not None else (
-        structure["has_residual"] or any(_RESIDUAL_NAME.search(type(m).__name__) for m in model.modules()))
+    structure = _structure(model, has_residual)
     dataset = getattr(train_loader, "dataset", None)
     outputs_per_sample = int(output.shape[-1]) if kind == "classification" else int(output[0].numel())
     return {"task_kind": kind, "n_train": _n_train(train_loader, dataset, n_train), "n_classes": outputs_per_sample,
             "input_shape": shape or None, "input_numel": math.prod(shape) if shape else 1,
             "class_balance": _class_balance(dataset, outputs_per_sample) if kind == "classification" else None,
             "forward_flops": flops, **structure}
+
+
+def _structure(model: nn.Module, has_residual: bool | None) -> dict[str, Any]:
+    """Depth, parameters, normalisation and residual connections (also told by module names; `has_residual`
+    overrides)."""
+    structure = structure_features(model)
+    if not structure["has_norm"]:
+        structure["has_norm"] = any(_NORM_NAME.search(type(m).__name__) for m in model.modules())
+    structure["has_residual"] = has_residual if has_residual is not None else (
+        structure["has_residual"] or any(_RESIDUAL_NAME.search(type(m).__name__) for m in model.modules()))
+    return structure
 
 
 def _first_batch(loader: Iterable[Any]) -> Any:

@@ -50,19 +50,27 @@ def objective_of(spec: str, loss_fn: Any, metric: Any, metric_fn: Any, direction
         if fn is not None and not callable(fn):
             raise LrrecError(f"--task {spec}: {name} must be a function (outputs, targets) -> tensor, got "
                              f"{type(fn).__name__}")
-    if metric_fn is not None and not (isinstance(metric, str) and metric):
-        raise LrrecError(f"--task {spec}: a metric_fn needs a metric name (e.g. \"metric\": \"val_r2\")")
-    name = metric if isinstance(metric, str) and metric else ("val_accuracy" if loss_fn is None else "val_loss")
-    if metric_fn is None and name not in ("val_loss", "val_accuracy"):
-        raise LrrecError(f"--task {spec}: metric {name!r} needs a metric_fn(outputs, targets) that computes it")
-    if name == "val_accuracy" and metric_fn is None and loss_fn is not None:
-        raise LrrecError(f"--task {spec}: with a loss_fn, name the metric and give its metric_fn, or leave the "
-                         f"metric out to be judged by the validation loss")
+    name = _metric_name(spec, loss_fn, metric, metric_fn)
     chosen = direction or ("min" if name == "val_loss" else "max" if name == "val_accuracy" else _direction(name))
     if chosen not in ("max", "min"):
         raise LrrecError(f"--task {spec}: direction must be \"max\" or \"min\" (is a higher {name} better?), got "
                          f"{chosen!r}")
     return Objective(loss_fn or F.cross_entropy, name, chosen, metric_fn)
+
+
+def _metric_name(spec: str, loss_fn: Any, metric: Any, metric_fn: Any) -> str:
+    """The metric a user task is judged by: the one it names (with its metric_fn), else accuracy for
+    classification or the validation loss for a task with its own loss."""
+    named = isinstance(metric, str) and bool(metric)
+    if metric_fn is not None and not named:
+        raise LrrecError(f"--task {spec}: a metric_fn needs a metric name (e.g. \"metric\": \"val_r2\")")
+    name = metric if named else ("val_accuracy" if loss_fn is None else "val_loss")
+    if metric_fn is None and name not in ("val_loss", "val_accuracy"):
+        raise LrrecError(f"--task {spec}: metric {name!r} needs a metric_fn(outputs, targets) that computes it")
+    if name == "val_accuracy" and metric_fn is None and loss_fn is not None:
+        raise LrrecError(f"--task {spec}: with a loss_fn, name the metric and give its metric_fn, or leave the "
+                         f"metric out to be judged by the validation loss")
+    return name
 
 
 def _direction(metric: str) -> str | None:

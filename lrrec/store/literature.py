@@ -40,16 +40,22 @@ def _year(ref: str) -> int:
     return max(years) if years else 2000
 
 
-def interchange_row(row: dict[str, str]) -> dict[str, Any]:
-    """One CSV row as an interchange row (validated afterwards by `RowParser`)."""
-    epochs = _number(row["epochs"])
-    whole_epochs = epochs is not None and epochs >= 1 and float(epochs).is_integer()
-    optimizer = row["optimizer"].strip().lower()
+def _lr(row: dict[str, str], optimizer: str) -> tuple[float, list[str]]:
+    """The row's LR (lrrec's default for the optimizer class when unstated) and what was imputed, that included."""
     imputed = [row["imputed"]] if row["imputed"].strip() else []
     lr = _number(row["lr"])
     if lr is None:
         lr = DEFAULT_LR["adam" if "adam" in optimizer else "sgd"]
         imputed.append(f"lr: not stated; lrrec's default {lr:g} stands in")
+    return lr, imputed
+
+
+def interchange_row(row: dict[str, str]) -> dict[str, Any]:
+    """One CSV row as an interchange row (validated afterwards by `RowParser`)."""
+    epochs = _number(row["epochs"])
+    whole_epochs = epochs is not None and epochs >= 1 and float(epochs).is_integer()
+    optimizer = row["optimizer"].strip().lower()
+    lr, imputed = _lr(row, optimizer)
     weight_decay = _number(row["weight_decay"])
     extra = {"spread": _number(row["spread"]), "spread_kind": row["spread_kind"] or None,
              "n_runs": _count(row["n_runs"]), "proposed_by_source": row["proposed_by_source"].strip() == "true",

@@ -169,8 +169,20 @@ def _export(store: Store, client: Any, uri: str, experiment: str, source: str | 
     return logged
 
 
+def _metrics(row: Mapping[str, Any], started: int) -> list[Any]:
+    """The run's curve as MLflow metrics, one per column and point (MLflow's step: the point's place)."""
+    from mlflow.entities import Metric
+
+    metric_key = {"lr": "lr", "train_loss": "train_loss", "val_loss": "val_loss", "val_metric": row["metric_name"],
+                  "epoch": "epoch", "step": "step"}
+    if row["metric_name"] == "val_loss":
+        del metric_key["val_loss"]  # the metric itself
+    return [Metric(metric_key[column], float(point[column]), started, i)
+            for i, point in enumerate(row["curves"] or []) for column in metric_key if point.get(column) is not None]
+
+
 def _log_run(client: Any, experiment_id: str, row: Mapping[str, Any]) -> None:
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Param
 
     config = ScheduleConfig.from_dict(row["schedule"])
     started = int(datetime.fromisoformat(row["created_at"]).replace(tzinfo=timezone.utc).timestamp() * 1000)
@@ -181,11 +193,7 @@ def _log_run(client: Any, experiment_id: str, row: Mapping[str, Any]) -> None:
     params = {"task": row["task"]["name"], "schedule": config.name, **config.flat(),
               **{k: row[k] for k in ("optimizer", "batch_size", "epochs", "seed") if row[k] is not None},
               **(row["optimizer_params"] or {})}
-    metric_key = {"lr": "lr", "train_loss": "train_loss", "val_loss": "val_loss", "val_metric": row["metric_name"],
-                  "epoch": "epoch", "step": "step"}
-    metrics = [Metric(metric_key[column], float(point[column]), started, i)  # MLflow's step: the point's place
-               for i, point in enumerate(row["curves"] or []) for column in metric_key
-               if point.get(column) is not None and not (column == "val_loss" and row["metric_name"] == "val_loss")]
+    metrics = _metrics(row, started)
     run = client.create_run(experiment_id, start_time=started, tags=tags,
                             run_name=f"{row['task']['name']} {config.name} lr {config.lr:g}")
     client.log_batch(run.info.run_id, params=[Param(str(k), json.dumps(v) if isinstance(v, (dict, list)) else str(v))

@@ -32,26 +32,37 @@ def scalar_run_row(scalars: Scalars, given: Mapping[str, Any], default_task: str
     schedule = settings.pop("schedule", None)
     if not isinstance(schedule, str) or not schedule:
         raise InvalidValueError(f"no schedule in its settings; {missing_schedule}")
-    task = settings.pop("task", None)
-    if task is None and "dataset" in settings and "model" in settings:
-        task = f"{settings.pop('dataset')}/{settings.pop('model')}"
+    task = _task_name(settings)
     row: dict[str, Any] = {key: settings.pop(key) for key in ("optimizer", "epochs", "seed") if key in settings}
     flat, rest = foreign_params(settings, schedule, row)
     roles = _roles(scalars)
     if "lr" not in flat and "lr" in roles:
         flat["lr"] = max(v for _, v in scalars[roles["lr"]])  # the peak: a config's LR
+    extra = {"series": roles, **({"unmapped_params": rest} if rest else {})}
+    return {**row, "task": task or default_task, "schedule": schedule, "schedule_params": flat,
+            **_outcome(scalars, roles), "extra": extra}
+
+
+def _outcome(scalars: Scalars, roles: Mapping[str, str]) -> dict[str, Any]:
+    """The run's metric (validation accuracy, else loss), its final value, status and curve."""
     metric_role = "val_accuracy" if "val_accuracy" in roles else "val_loss" if "val_loss" in roles else None
     if metric_role is None:
         raise InvalidValueError(f"no validation accuracy or loss among its scalars ({', '.join(sorted(scalars))}) "
                                 f"to judge the run by")
-    curve = _curve(scalars, roles, metric_role)
     losses = [v for tag in ("train_loss", "val_loss") if tag in roles for _, v in scalars[roles[tag]]]
     final = scalars[roles[metric_role]][-1][1]
-    extra = {"series": roles, **({"unmapped_params": rest} if rest else {})}
-    return {**row, "task": task or default_task, "schedule": schedule, "schedule_params": flat,
-            "metric_name": metric_role, "direction": "max" if metric_role == "val_accuracy" else "min",
+    return {"metric_name": metric_role, "direction": "max" if metric_role == "val_accuracy" else "min",
             "status": "finished" if all(math.isfinite(v) for v in [*losses, final]) else "diverged",
-            "final_metric": final if math.isfinite(final) else None, "curves": curve, "extra": extra}
+            "final_metric": final if math.isfinite(final) else None,
+            "curves": _curve(scalars, roles, metric_role)}
+
+
+def _task_name(settings: dict[str, Any]) -> Any:
+    """The run's task from its settings (taken out of them): `task`, or `dataset` and `model`; None if neither."""
+    task = settings.pop("task", None)
+    if task is None and "dataset" in settings and "model" in settings:
+        task = f"{settings.pop('dataset')}/{settings.pop('model')}"
+    return task
 
 
 def _roles(scalars: Scalars) -> dict[str, str]:
