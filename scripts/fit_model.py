@@ -1,9 +1,12 @@
-"""Select the ranking model's settings (`ModelSettings` defaults) on lrrec's own experience only.
+"""Select the ranking model's settings (`ModelSettings` defaults).
 
-Coordinate search, one setting at a time over a small grid, minimising the mean top-1 regret of leave-one-task-out
-on the shipped corpus (own runs; the literature is never used here, so leave-one-source-out on it stays out of
-sample); then `sd_scale` is set so that the 80 % intervals cover 80 % of the held-out own outcomes. Prints the
-settings to paste into `lrrec/recommender/ranking.py` and the similarity's `LENGTH_SCALES`.
+The ranking settings: coordinate search, one setting at a time over a small grid, minimising the mean top-1
+regret of leave-one-task-out on the shipped corpus's own runs (the literature never takes part, so
+leave-one-source-out rankings on it stay out of sample). The interval width `sd_scale`: the smallest whose 80 %
+intervals cover 80 % of all held-out outcomes (own and literature) -- a calibration on the held-out outcomes
+themselves, so the script also prints a nested figure: each source's coverage at the width calibrated on the
+other sources and own experience. Prints the settings to paste into `lrrec/recommender/ranking.py` and the
+similarity's `LENGTH_SCALES`.
 Run from the repository root (two processes): python scripts/fit_model.py   (about 10 minutes)
 """
 
@@ -25,7 +28,7 @@ from lrrec.store import open_store
 GRID = {"bandwidth": (0.5, 0.75, 1.0, 1.5), "shrink": (0.25, 0.5, 1.0, 2.0), "lr_penalty": (0.05, 0.1, 0.2, 0.4),
         "budget_scale": (0.5, 1.0, 2.0)}
 SCALE_STEPS = (0.5, 2.0)  # multipliers tried for each feature's length scale
-STATE: dict[str, Experience] = {}  # each worker process's experience (set by the pool's initializer)
+STATE: dict[str, Experience] = {}  # "experience" (own) and "full", set before the worker processes fork
 
 
 def own_only(experience: Experience) -> Experience:
@@ -61,26 +64,47 @@ def coordinate_search(pool: Pool, settings: ModelSettings) -> ModelSettings:
     return settings
 
 
-def coverage(settings: ModelSettings) -> float:
-    return Summary.of(report_of(settings).own).coverage or 0.0
+def hits(settings: ModelSettings) -> dict[str, tuple[int, int]]:
+    """Per origin ("own" or a source): held-out outcomes inside their intervals, and all held-out outcomes."""
+    report = evaluate(experience=STATE["full"], settings=settings)
+    out: dict[str, tuple[int, int]] = {}
+    for group in report.own + report.literature:
+        covered, cells = out.get(group.origin, (0, 0))
+        out[group.origin] = (covered + group.covered, cells + group.cells)
+    return out
+
+
+def _width(by_scale: dict[float, dict[str, tuple[int, int]]], origins: set[str], nominal: float) -> float:
+    """The smallest sd_scale covering `nominal` of the held-out outcomes of `origins`."""
+    for scale, by_origin in sorted(by_scale.items()):
+        covered = sum(by_origin[o][0] for o in origins)
+        if covered >= nominal * sum(by_origin[o][1] for o in origins):
+            return scale
+    return max(by_scale)
 
 
 def calibrate(pool: Pool, settings: ModelSettings, nominal: float = 0.8) -> ModelSettings:
-    """The smallest sd_scale (in 5 % steps from 0.5 to 3) whose intervals cover `nominal` of the held-out own
-    outcomes."""
-    trials = [replace(settings, sd_scale=step / 20) for step in range(10, 61)]
-    for trial, covered in zip(trials, pool.map(coverage, trials)):
-        if covered >= nominal:
-            return trial
-    return settings
+    """`sd_scale` calibrated on every held-out outcome; prints the nested per-source coverage."""
+    scales = [step / 20 for step in range(10, 61)]
+    by_scale = dict(zip(scales, pool.map(hits, [replace(settings, sd_scale=s) for s in scales])))
+    origins = set(by_scale[scales[0]])
+    nested = {}
+    for source in sorted(origins - {"own"}):
+        scale = _width(by_scale, origins - {source}, nominal)
+        nested[source] = by_scale[scale][source]
+    covered, cells = (sum(v[i] for v in nested.values()) for i in (0, 1))
+    print(f"nested leave-one-source-out coverage of the 80% intervals: {covered / cells:.1%} of {cells} outcomes "
+          f"(per source: {', '.join(f'{s} {c / n:.0%}' for s, (c, n) in nested.items())})", flush=True)
+    return replace(settings, sd_scale=_width(by_scale, origins, nominal))
 
 
 def main() -> None:
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        STATE["experience"] = own_only(load_experience(open_store(Path(tmp) / "fit.duckdb")))
+        STATE["full"] = load_experience(open_store(Path(tmp) / "fit.duckdb"))
+        STATE["experience"] = own_only(STATE["full"])
     print(f"own experience: {len(STATE['experience'].by_task)} tasks", flush=True)
-    with get_context("fork").Pool(2, initializer=STATE.update, initargs=(STATE,)) as pool:
+    with get_context("fork").Pool(2) as pool:
         settings = calibrate(pool, coordinate_search(pool, ModelSettings()))
     print(f"selected in {(time.time() - began) / 60:.0f} minutes: {settings}")
 

@@ -43,13 +43,13 @@ class ModelSettings:
     bandwidth: float = BANDWIDTH
     length_scales: Mapping[str, float] = field(default_factory=lambda: dict(LENGTH_SCALES))
     missing: float = MISSING
-    shrink: float = 0.5
+    shrink: float = 2.0
     spread_strength: float = 2.0  # tasks' worth of the parent's spread in each estimate's spread
-    lr_penalty: float = 0.1  # score lost per decade between a candidate's LR and the transferred LR
-    budget_scale: float = 1.0  # evidence at another epoch budget weighs exp(-|ln(epochs ratio)| / this)
+    lr_penalty: float = 0.05  # score lost per decade between a candidate's LR and the transferred LR
+    budget_scale: float = 0.5  # evidence at another epoch budget weighs exp(-|ln(epochs ratio)| / this)
     cross_optimizer: float = 0.3  # the prior's weight of a result from the other optimizer class
     proposed_weight: float = 0.5  # the weight of a result whose source proposed the schedule
-    sd_scale: float = 1.0  # calibrates the predictive sd
+    sd_scale: float = 0.8  # calibrates the predictive sd
 
 
 @lru_cache(maxsize=256)

@@ -20,7 +20,7 @@ TRANSFORMS = {
     "has_norm": float, "has_residual": float,
 }
 # one length scale of difference counts as distance 1 (decades for the logarithmic features)
-LENGTH_SCALES: dict[str, float] = {"n_train": 1.0, "n_classes": 1.0, "input_numel": 1.0, "n_params": 1.0,
+LENGTH_SCALES: dict[str, float] = {"n_train": 0.5, "n_classes": 1.0, "input_numel": 1.0, "n_params": 2.0,
                                    "forward_flops": 1.0, "depth": 0.5, "has_norm": 1.0, "has_residual": 1.0}
 KIND_DISTANCE = 10.0  # a surface and a network never count as similar
 BANDWIDTH = 0.75
