@@ -17,6 +17,7 @@ from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.evaluate import evaluate
 from lrrec.recommender.experience import Cell, load_experience, normalise
+from lrrec.recommender.ranking import estimate
 from lrrec.recommender.suggest import RangeProbe, suggest, suggest_by_name, suggest_for_task, with_probed_lr
 from lrrec.runners.execute import SweepPlan, sweep
 from lrrec.store import ingest
@@ -290,8 +291,11 @@ def test_quick_trial_runs_do_not_outvote_full_length_ones(tmp_path):
     for config in (ScheduleConfig.create("cosine", lr=0.05), ScheduleConfig.create("constant", lr=5000.0)):
         run_one(store, task, config, quick, seed=0)
     target = task_fingerprint("digits/mlp", None)
-    unknown = suggest(store, target, top=1).suggestions[0]  # budget unknown: the quick winner scores 1 on this task
-    assert (unknown.config.name, unknown.config.lr) == ("cosine", 0.05)
+    experience = load_experience(store)
+    quick_winner = ScheduleConfig.create("cosine", lr=0.05).content_hash()
+    unknown = estimate(experience, target).configs[quick_winner]  # budget unknown: full weight, score 1
+    at_20 = estimate(experience, target, epochs=20).configs[quick_winner]
+    assert unknown.evidence[0][2].score == 1.0 and at_20.weight < 0.05 * unknown.weight
     full = suggest(store, target, epochs=20, top=3).suggestions
     assert (full[0].config.name, full[0].config.lr) != ("cosine", 0.05)
     assert all(e["weight"] <= e["similarity"] for s in full for e in s.evidence)
