@@ -36,7 +36,7 @@ from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
 from lrrec.store.upkeep import owner_row, stale_runs
-from lrrec.store.writer import write_records
+from lrrec.store.writer import write_parts, write_records
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 _EXPORT_SQL = """
@@ -188,6 +188,12 @@ class Store:
         """
         with self.bulk_transaction() if copy_first else self.transaction() as con:
             return write_records(con, records, batch_id)
+
+    def add_parts(self, parts: Sequence[list[RunRecord] | Path], batch_id: str) -> tuple[int, int]:
+        """Write the runs of an ingest (`writer.write_parts`) as one batch, all or nothing (on a copy of the store,
+        swapped in once committed); returns (added, already present)."""
+        with self.bulk_transaction() as con:
+            return write_parts(con, parts, batch_id)
 
     def begin_run(self, record: RunRecord) -> None:
         """Write a `running` run and the process writing it (host, pid, heartbeat), in one transaction."""
