@@ -226,6 +226,11 @@ class Store:
             tasks = con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall()
             return tasks, con.execute(_CELLS_SQL).fetchall()
 
+    def run_row(self, run_id: str) -> dict[str, Any]:
+        """One run as an interchange row, as `export` writes it (`lrrec ingest` reads it back as the same run)."""
+        rows = self._query(f"SELECT * FROM ({_EXPORT_SQL}) WHERE run_id = ?", [run_id])
+        return {k: v for k, v in rows[0].items() if v is not None}
+
     def run_ids(self, task_id: str, config_id: str, metric_name: str, limit: int = 3) -> list[str]:
         """Ids of the first `limit` runs of one config on one task that report `metric_name`."""
         rows = self._query("SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? "
