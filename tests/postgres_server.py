@@ -2,7 +2,8 @@
 
 The binaries come from the `pgserver` package the test extra installs (`pip install -e '.[test]'`: PostgreSQL 16
 inside a wheel), else from the PATH (e.g. Debian's `postgresql`). Missing binaries fail the test, never skip it.
-PostgreSQL refuses to run as root: under root the server runs as `nobody`.
+PostgreSQL refuses to run as root: under root the server runs as `nobody` (from a copy of the binaries where
+`nobody` cannot reach them).
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def binaries() -> Path:
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
 
+def _copied(bin_dir: Path, into: Path) -> Path:
+    """The binaries copied where `nobody` reaches them, with the libraries they find through their RPATH
+    (pgserver's wheel: `$ORIGIN/../../../pgserver.libs`)."""
+    package, site = bin_dir.parents[1], bin_dir.parents[2]
+    shutil.copytree(bin_dir.parent, into / package.name / bin_dir.parent.name, symlinks=True)
+    for libs in site.glob(f"{package.name}.libs"):
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    return into / package.name / bin_dir.parent.name / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -49,6 +60,8 @@ def postgres_server() -> Iterator[str]:
     if user:
         shutil.chown(folder, user)
     data, port, bin_dir = folder / "data", _free_port(), binaries()
+    if user and not all(p.stat().st_mode & 0o001 for p in bin_dir.parents):  # e.g. a checkout under /root
+        bin_dir = _copied(bin_dir, folder / "copy")
     made = subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                            "--no-sync"], user=user, capture_output=True, text=True)
     if made.returncode:
