@@ -65,6 +65,7 @@ def postgres_server() -> Iterator[str]:
     made = subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                            "--no-sync"], user=user, capture_output=True, text=True)
     if made.returncode:
+        shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {made.stderr.strip()}")
     server = subprocess.Popen([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
                                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
