@@ -1,4 +1,6 @@
-"""Store figures: ingest of 100,000 runs from JSONL and from Parquet (runs/s), and `lrrec store info` wall time.
+"""Store figures: ingest of 100,000 runs from JSONL, CSV and Parquet (runs/s), column-wise (the path `lrrec ingest`
+takes) against row by row (the row parser alone, as before column-wise validation), in the same run; and
+`lrrec store info` wall time.
 
 Synthetic rows (this measures parsing and writing): 200 tasks x 6 schedules x seeds, each run with a 10-point
 curve. Run: `python benchmarks/bench_store.py [--runs N]`.
@@ -7,13 +9,16 @@ curve. Run: `python benchmarks/bench_store.py [--runs N]`.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 
@@ -37,13 +42,35 @@ def write_rows(path: Path, n: int) -> None:
             }) + "\n")
 
 
-def timed_ingest(path: Path, store_path: Path) -> float:
+def write_csv(jsonl: Path, out: Path) -> None:
+    """The same rows as CSV: nested fields as JSON text in their cells."""
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    columns = list(rows[0])
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([json.dumps(row[c]) if isinstance(row[c], (dict, list)) else row[c] for c in columns]
+                         for row in rows)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (DuckDB's too): the figure a machine shared with other work keeps."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_ingest(path: Path, store_path: Path, row_by_row: bool = False) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one `ingest` call into a new store."""
     store = open_store(store_path)
-    start = time.perf_counter()
-    report = ingest(store, [str(path)])
-    elapsed = time.perf_counter() - start
+    start, cpu = time.perf_counter(), cpu_seconds()
+    if row_by_row:  # column-wise validation declines every file: the row parser reads it, as before
+        with mock.patch("lrrec.store.ingest.validate_file", return_value=None):
+            report = ingest(store, [str(path)])
+    else:
+        report = ingest(store, [str(path)])
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     assert report.skipped == [] and report.added == report.rows
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -52,12 +79,19 @@ def main() -> None:
     n = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        jsonl, parquet = folder / "runs.jsonl", folder / "runs.parquet"
+        jsonl, table, parquet = folder / "runs.jsonl", folder / "runs.csv", folder / "runs.parquet"
         write_rows(jsonl, n)
-        duckdb.connect().execute("COPY (SELECT * FROM read_json(?)) TO ? (FORMAT parquet)", [str(jsonl), str(parquet)])
-        for label, path in (("JSONL", jsonl), ("Parquet", parquet)):
-            seconds = timed_ingest(path, folder / f"{label}.duckdb")
-            print(f"ingest {n:,} runs from {label}: {seconds:.1f} s = {n / seconds:,.0f} runs/s")
+        con = duckdb.connect()
+        con.execute("COPY (SELECT * FROM read_json(?)) TO ? (FORMAT parquet)", [str(jsonl), str(parquet)])
+        write_csv(jsonl, table)
+        print(f"ingest of {n:,} runs with 10-point curves, whole `ingest` call (store write included): runs/s of "
+              f"wall time (CPU seconds of all threads)")
+        print("| format | column-wise (lrrec ingest) | row by row (before) | ratio, wall (CPU) |\n|---|---|---|---|")
+        for label, path in (("JSONL", jsonl), ("CSV", table), ("Parquet", parquet)):
+            new, new_cpu = timed_ingest(path, folder / f"{label}.duckdb")
+            old, old_cpu = timed_ingest(path, folder / f"{label}-rows.duckdb", row_by_row=True)
+            print(f"| {label} | {n / new:,.0f} ({new_cpu:.2f} s) | {n / old:,.0f} ({old_cpu:.1f} s) | "
+                  f"{old / new:.1f}x ({old_cpu / new_cpu:.1f}x) |")
         start = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "lrrec"), "store", "info", "--store",
                         str(folder / "JSONL.duckdb")], check=True, capture_output=True)

@@ -75,3 +75,12 @@ def deepobs_dir(tmp_path_factory) -> Path:
         path = folder / f"{name}__digits_softmax__GradientDescentOptimizer__seed{seed}.json"
         path.write_text(json.dumps(deepobs_result(schedule, seed)))
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test session (tests/postgres_server.py): the URL of its database."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url

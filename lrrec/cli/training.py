@@ -144,12 +144,18 @@ def _curvature_report(task: Task, budget: Budget, *, batches: int | None, seed: 
 @click.option("--population", is_flag=True,
               help="Train all configs of a small norm-free task at once (torch.func.vmap); same outcomes.")
 @click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
+@click.option("--storage", default=None, help="Share the grid's cells with other workers through this Optuna "
+              "storage (an RDB URL such as postgresql://..., or a journal file); needs --study.")
+@click.option("--study", "study_name", default=None, help="The shared sweep's study name (with --storage).")
+@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=30, show_default=True,
+              help="With --storage: seconds between a cell's heartbeats; a cell silent for 3 is redone.")
 @budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,
-                  quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
-                  momentum: float | None, weight_decay: float | None, device: str | None, data_root: str | None,
-                  store_path: str | None, as_json: bool) -> None:
-    """Train many runs, recording each as it finishes; a rerun skips what is already done."""
+                  quiet: bool, storage: str | None, study_name: str | None, heartbeat_s: int, epochs: int | None,
+                  batch_size: int | None, optimizer: str | None, momentum: float | None, weight_decay: float | None,
+                  device: str | None, data_root: str | None, store_path: str | None, as_json: bool) -> None:
+    """Train many runs, recording each as it finishes; a rerun skips what is already done. With --storage and
+    --study, any number of workers share the grid's cells (README: Distributed sweeps)."""
     from lrrec.runners.execute import RunResult, SweepPlan, sweep
     from lrrec.schedules import FAMILY_DEFAULTS
 
@@ -169,11 +175,19 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                        f"lr {summary['schedule']['lr']:<8.4g} seed {summary['seed']}  {summary['metric']} "
                        f"{final}  {summary['wall_time_s']:.3g} s")
 
+    if (storage is None) != (study_name is None) or (storage and population):
+        raise InvalidValueError("give --storage and --study together (a shared sweep trains one cell at a time: "
+                                "no --population)")
     try:
         plan = SweepPlan(tasks=split_list(task_names), schedules=names, seeds=seeds, lr_grid=grid, epochs=epochs,
                          batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
                          data_root=data_root, device=device, population=population, progress=not quiet)
-        sweep(store, plan, on_result=report, on_note=lambda m: click.echo(f"note: {m}", err=True))
+        if storage and study_name:
+            from lrrec.tuning.cells import sweep_cells
+
+            sweep_cells(store, plan, storage, study_name, heartbeat_s=heartbeat_s, on_result=report)
+        else:
+            sweep(store, plan, on_result=report, on_note=lambda m: click.echo(f"note: {m}", err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(lines)} runs; rerun the same command to continue", err=True)
         raise SystemExit(130) from None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lrrec.cli.common import budget_options, emit_json, open_cli_store
+from lrrec.tuning.job import HEARTBEAT_S
 
 if TYPE_CHECKING:
     from lrrec.schedules import ScheduleConfig
@@ -31,13 +32,16 @@ if TYPE_CHECKING:
               "(several machines). Default: OUT/study.journal.")
 @click.option("--study", "study_name", default=None, help="Study name (reuse it to resume).")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=HEARTBEAT_S, show_default=True,
+              help="RDB storages: seconds between a trial's heartbeats; a trial silent for 3 is failed and retried.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the figures and summary (default: tune-STUDY).")
 @click.option("--quiet", is_flag=True, help="Show no progress on stderr.")
 @budget_options
 def tune_command(task_name: str | None, dataset: str | None, model: str | None, schedule: str | None,
                  families: str | None, n_trials: int | None, timeout: float | None, seed_top: int, space: str,
-                 probe: bool, storage: str | None, study_name: str | None, n_jobs: int, out_dir: str | None,
+                 probe: bool, storage: str | None, study_name: str | None, n_jobs: int, heartbeat_s: int,
+                 out_dir: str | None,
                  quiet: bool, epochs: int | None, batch_size: int | None, optimizer: str | None,
                  momentum: float | None, weight_decay: float | None, device: str | None, data_root: str | None,
                  store_path: str | None, as_json: bool) -> None:
@@ -54,7 +58,7 @@ def tune_command(task_name: str | None, dataset: str | None, model: str | None, 
     job = TuneJob.for_task(task, schedule=schedule, families=families, study=study_name, storage=storage,
                            out=out_dir, store_path=store_path, epochs=epochs, batch_size=batch_size,
                            optimizer=optimizer, data_root=data_root, device=device, momentum=momentum,
-                           weight_decay=weight_decay)
+                           weight_decay=weight_decay, heartbeat_s=heartbeat_s)
     store = open_cli_store(store_path, announce=not as_json)
     try:
         summary = tune(job, target, n_trials=n_trials, timeout=timeout, seed_top=seed_top, space=space,

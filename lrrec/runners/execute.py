@@ -183,6 +183,15 @@ def sweep(store: Store, plan: SweepPlan, *, on_result: Callable[[RunResult], Non
     return results
 
 
+def sweep_grid(plan: SweepPlan) -> list[tuple[str, ScheduleConfig, int]]:
+    """Every cell of the plan's grid, (task, config, seed), tasks checked first (a distributed sweep's cells)."""
+    if not plan.tasks or not plan.schedules:
+        raise InvalidValueError("a sweep needs at least one task and one schedule")
+    names = [get_task(name).name for name in dict.fromkeys(plan.tasks)]
+    configs = _sweep_configs(plan.schedules, plan.lr_grid, plan.extra_configs)
+    return [(name, config, seed) for name in names for seed in range(plan.seeds) for config in configs]
+
+
 @dataclass
 class _Batch:
     """Pending runs of a sweep on one task, budget and seed; `together`: trained at once, as a population."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lrrec.errors import IngestError, InvalidValueError, LrrecError
+from lrrec.store.columnar import validate_file
 from lrrec.store.deepobs import read_deepobs
 from lrrec.store.interchange import TABLE_SUFFIXES, RowParser, RunRecord
 from lrrec.store.store import Store
@@ -75,11 +78,20 @@ class InputFile:
 
 @dataclass
 class ValidatedInput:
-    """Every target read and validated: the good records, the invalid rows (`where: reason`), the files."""
+    """Every target read and validated: the good records, the invalid rows (`where: reason`), the files; `parts`
+    holds the runs to write in input order: lists of records (read row by row) and DuckDB files of runs validated
+    column-wise, kept in `scratch` until written (`add_validated` removes it)."""
 
     records: list[RunRecord]
     problems: list[str]
     files: list[InputFile]
+    parts: list[list[RunRecord] | Path] = field(default_factory=list)
+    scratch: Path | None = None
+
+    def discard(self) -> None:
+        """Remove the column-wise validated files."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -118,24 +130,44 @@ def read_inputs(targets: Sequence[str], *, fmt: str = "auto", source: str | None
     if not targets:
         raise InvalidValueError("nothing to ingest; give one or more files or storage URLs")
     validated = ValidatedInput([], [], [])
-    for target in targets:
-        if fmt not in ("auto", "tensorboard", "mlflow") or not os.path.isdir(target):  # logs may be folders
-            check_regular_file(target)
-        kind = detect_format(target) if fmt == "auto" else fmt
-        if kind != "optuna" and any(optuna_options.values()):
-            raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
-        parser = RowParser(source or kind, text=kind == "csv", source_override=source is not None)
-        count = sum(_validate(parser, where, row, validated) for where, row in _reader(kind, target, optuna_options))
-        if count == 0:
-            raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
-        validated.files.append(InputFile(target, kind, count))
+    try:
+        for target in targets:
+            _read_target(target, fmt, source, optuna_options, validated)
+    except BaseException:
+        validated.discard()
+        raise
     problems = validated.problems
     if problems and not skip_invalid:
         shown = problems[:_SHOWN_PROBLEMS]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        validated.discard()
         raise IngestError(f"{len(problems)} invalid row(s); nothing was ingested (fix them, or pass "
                           f"--skip-invalid to ingest the valid rows):\n  " + "\n  ".join(shown) + more, problems)
     return validated
+
+
+def _read_target(target: str, fmt: str, source: str | None, optuna_options: dict[str, str | None],
+                 validated: ValidatedInput) -> None:
+    """Read and validate one target into `validated`: column-wise where it can be (`columnar.py`), else row by row."""
+    if fmt not in ("auto", "tensorboard", "mlflow") or not os.path.isdir(target):  # logs may be folders
+        check_regular_file(target)
+    kind = detect_format(target) if fmt == "auto" else fmt
+    if kind != "optuna" and any(optuna_options.values()):
+        raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
+    parser = RowParser(source or kind, text=kind == "csv", source_override=source is not None)
+    if kind in ("jsonl", "csv", "parquet") and os.path.isfile(target):
+        validated.scratch = validated.scratch or Path(tempfile.mkdtemp(prefix="lrrec-ingest-"))
+        batch = validate_file(kind, Path(target), parser, validated.scratch)
+        if batch is not None:
+            validated.parts.append(batch.path)
+            validated.files.append(InputFile(target, kind, batch.rows))
+            return
+    start = len(validated.records)
+    count = sum(_validate(parser, where, row, validated) for where, row in _reader(kind, target, optuna_options))
+    if count == 0:
+        raise IngestError(f"{target}: no runs in it (empty or truncated {kind} input); nothing was ingested")
+    validated.parts.append(validated.records[start:])
+    validated.files.append(InputFile(target, kind, count))
 
 
 def _validate(parser: RowParser, where: str, row: Any, into: ValidatedInput) -> int:
@@ -160,7 +192,10 @@ def _one_line(problem: str) -> str:
 def add_validated(store: Store, validated: ValidatedInput) -> IngestReport:
     """Add the validated runs as one ingest batch (all or nothing); the report `lrrec ingest` prints."""
     batch = f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    added, duplicates = store.add_records(validated.records, copy_first=True, batch_id=batch)
+    try:
+        added, duplicates = store.add_parts(validated.parts, batch_id=batch)
+    finally:
+        validated.discard()
     return IngestReport(str(store.path), validated.files, sum(f.rows for f in validated.files), added, duplicates,
                         validated.problems, batch if added else None)
 

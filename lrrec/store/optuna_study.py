@@ -57,6 +57,10 @@ def read_optuna(target: str, study: str | None = None, schedule: str | None = No
     if len(directions) != 1:
         raise IngestError(f"study {_label(study)} has {len(directions)} objectives; lrrec ingests "
                           f"single-objective studies")
+    if "lrrec.sweep" in attrs:  # a distributed sweep: each completed cell carries its run's interchange row
+        yield from ((f"{target}#{_label(study)}/{t.number}", t.user_attrs["lrrec.run"]) for t in trials
+                    if t.state.name in ("COMPLETE", "PRUNED") and "lrrec.run" in t.user_attrs)
+        return
     base = _study_fields(attrs, directions[0].name, schedule, task, metric)
     for trial in trials:
         status = _STATUS.get(trial.state.name)

@@ -37,7 +37,7 @@ from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
 from lrrec.store.upkeep import owner_row, stale_runs
-from lrrec.store.writer import write_records
+from lrrec.store.writer import write_parts, write_records
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 _EXPORT_SQL = """
@@ -190,6 +190,12 @@ class Store:
         with self.bulk_transaction() if copy_first else self.transaction() as con:
             return write_records(con, records, batch_id)
 
+    def add_parts(self, parts: Sequence[list[RunRecord] | Path], batch_id: str) -> tuple[int, int]:
+        """Write the runs of an ingest (`writer.write_parts`) as one batch, all or nothing (on a copy of the store,
+        swapped in once committed); returns (added, already present)."""
+        with self.bulk_transaction() as con:
+            return write_parts(con, parts, batch_id)
+
     def begin_run(self, record: RunRecord) -> None:
         """Write a `running` run and the process writing it (host, pid, heartbeat), in one transaction."""
         with self.transaction() as con:
@@ -227,6 +233,11 @@ class Store:
             return {key: [row[0] for row in con.execute(
                 "SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? ORDER BY run_id "
                 "LIMIT ?", [*key, limit]).fetchall()] for key in dict.fromkeys(keys)}
+
+    def run_row(self, run_id: str) -> dict[str, Any]:
+        """One run as an interchange row, as `export` writes it (`lrrec ingest` reads it back as the same run)."""
+        rows = self._query(f"SELECT * FROM ({_EXPORT_SQL}) WHERE run_id = ?", [run_id])
+        return {k: v for k, v in rows[0].items() if v is not None}
 
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         with self.transaction(write=False) as con:

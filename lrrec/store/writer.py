@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -87,3 +88,39 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
     params = [[row.get(name) for row in rows] for name, _ in columns]
     verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
     con.execute(f"{verb} INTO {table} SELECT {', '.join(selects)}", params)
+
+
+def write_parts(con: duckdb.DuckDBPyConnection, parts: Sequence[list[RunRecord] | Path],
+                batch_id: str | None = None) -> tuple[int, int]:
+    """`write_records` over parts in order (the first of the runs sharing a run_id wins): lists of records, and
+    DuckDB files of runs validated column-wise (`columnar.ColumnarBatch.path`); (added, duplicates)."""
+    con.execute("CREATE TEMP TABLE seen (run_id VARCHAR)")
+    added = 0
+    for part in parts:
+        if isinstance(part, Path):
+            con.execute("ATTACH ? AS batch (READ_ONLY)", [str(part)])
+            con.execute("INSERT INTO seen SELECT run_id FROM batch.runs")
+            added += _write_batch(con, batch_id)
+            con.execute("DETACH batch")
+        else:
+            con.execute("INSERT INTO seen SELECT unnest(?::VARCHAR[])", [[r.run_id for r in part]])
+            added += write_records(con, part, batch_id)[0]
+    unique = con.execute("SELECT count(DISTINCT run_id) FROM seen").fetchone()[0]  # type: ignore[index]
+    con.execute("DROP TABLE seen")
+    return added, unique - added
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> int:
+    con.execute("CREATE TEMP TABLE fresh AS SELECT run_id, task_id, config_id FROM batch.runs "
+                "ANTI JOIN runs USING (run_id)")
+    con.execute("INSERT OR IGNORE INTO tasks SELECT * FROM batch.tasks "
+                "WHERE task_id IN (SELECT task_id FROM fresh)")
+    con.execute("INSERT OR IGNORE INTO schedules SELECT * FROM batch.schedules "
+                "WHERE config_id IN (SELECT config_id FROM fresh)")
+    con.execute("INSERT INTO runs SELECT * FROM batch.runs SEMI JOIN fresh USING (run_id)")
+    con.execute("INSERT INTO curves SELECT * FROM batch.curves SEMI JOIN fresh USING (run_id)")
+    if batch_id is not None:
+        con.execute("INSERT INTO ingest_batches SELECT run_id, ?, ? FROM fresh", [batch_id, utc_now()])
+    added = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
+    con.execute("DROP TABLE fresh")
+    return added

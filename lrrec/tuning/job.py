@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from lrrec.errors import InvalidValueError
 from lrrec.schedules import get_spec, list_specs
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+HEARTBEAT_S = 60  # a trial on an RDB storage beats this often; one silent for 3 beats is failed and retried
+MAX_RETRY = 3  # retries of one trial whose worker died
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class TuneJob:
     weight_decay: float | None = None
     lr_range: tuple[float, float] | None = None  # None: the library's LR range
     out: str | None = None  # the folder for the figures and summary, checked before any trial runs
+    heartbeat_s: int = HEARTBEAT_S  # RDB storages: see `open_storage`
 
     @classmethod
     def for_task(cls, task: str, *, schedule: str | None = None, families: str | None = None,
@@ -65,18 +69,27 @@ def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, 
     return tuple(dict.fromkeys(names))
 
 
-def open_storage(url: str) -> Any:
-    """An Optuna storage: a journal file (path ending .log/.journal/.jsonl) or an RDB URL (sqlite://, postgresql://)."""
+def open_storage(url: str, heartbeat_s: int | None = None) -> Any:
+    """An Optuna storage: a journal file (path ending .log/.journal/.jsonl) or an RDB URL (sqlite://, postgresql://).
+
+    With `heartbeat_s`, an RDB storage keeps each running trial's heartbeat: a trial whose worker died (silent for
+    three beats) is marked failed by the next worker that starts a trial, and retried (up to `MAX_RETRY` times:
+    Optuna's `RetryHeartbeatStaleTrialCallback`, which enqueues the same parameters)."""
     import optuna
-    from optuna.storages import JournalStorage
+    from optuna.storages import JournalStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
 
     if "://" in url:
+        beats: dict[str, Any] = {} if heartbeat_s is None else {
+            "heartbeat_interval": heartbeat_s, "grace_period": 3 * heartbeat_s,
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
         try:
-            return optuna.storages.RDBStorage(url)
+            with warnings.catch_warnings():  # heartbeats are experimental in Optuna's words, stable since 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, **beats)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many ways to fail on a URL
             raise InvalidValueError(f"--storage {url}: cannot open it ({type(exc).__name__}: {exc}); check the "
-                                    f"URL and install its driver (e.g. pip install psycopg2-binary)") from None
+                                    f"URL and install its driver (e.g. pip install 'psycopg[binary]')") from None
     if not url.endswith(JOURNAL_SUFFIXES):
         raise InvalidValueError(f"--storage {url}: give a journal file ending in {', '.join(JOURNAL_SUFFIXES)} "
                                 f"or an RDB URL such as sqlite:///study.db or postgresql://host/db")
@@ -89,6 +102,6 @@ def study_settings(job: TuneJob) -> dict[str, Any]:
     without them would draw unseeded trials)."""
     import optuna
 
-    return {"storage": open_storage(job.storage), "study_name": job.study,
+    return {"storage": open_storage(job.storage, job.heartbeat_s), "study_name": job.study,
             "sampler": optuna.samplers.TPESampler(seed=job.seed),
             "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)}

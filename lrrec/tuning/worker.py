@@ -3,11 +3,15 @@ the store. `run_workers` starts them as processes (`python -m lrrec.tuning.worke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
     def objective(trial: Any) -> float:
         config = draw_config(trial, job.schedules, job.lr_range)
         trial.set_user_attr("lrrec.seed", job.seed)
+        trial.set_user_attr("lrrec.worker", f"{socket.gethostname()}:{os.getpid()}")
 
         def report(record: Any) -> None:
             if record.val_metric is None or not math.isfinite(record.val_metric):
@@ -65,24 +70,50 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
             raise optuna.TrialPruned(f"run {result.status}")  # recorded as such in the store; the study goes on
         return result.outcome.final_metric
 
-    remaining = None
-    if n_trials is not None:
-        done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
-        remaining = max(0, n_trials - done)
-    if remaining != 0:
-        callbacks = ([_stop_at(n_trials)] if n_trials else []) + ([progress] if progress is not None else [])
-        study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(LrrecError, RuntimeError, ValueError),
-                       callbacks=callbacks)
+    catch = (LrrecError, RuntimeError, ValueError)
+    callbacks = [progress] if progress is not None else []
+    if n_trials is None:
+        study.optimize(objective, timeout=timeout, catch=catch, callbacks=callbacks)
+    else:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not interrupted and (left := _trials_to_start(study, n_trials)) is not None:
+            if left == 0:  # the study is full, but a trial is running that may yet fail and be retried
+                time.sleep(job.heartbeat_s)
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            # taken for dead (a heartbeat missed under load), this worker's trial was failed and retried elsewhere
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study.optimize(objective, n_trials=1, timeout=remaining, catch=catch, callbacks=callbacks)
     if interrupted:
         raise KeyboardInterrupt
 
 
-def _stop_at(n_trials: int) -> Any:
-    """Stop a worker once the shared study holds `n_trials` finished trials (other workers count too)."""
-    def callback(study: Any, trial: Any) -> None:
-        if sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished()) >= n_trials:
-            study.stop()
-    return callback
+def _trials_to_start(study: Any, n_trials: int) -> int | None:
+    """How many trials the study still lacks of `n_trials` (a failed trial that was retried counts as its retry,
+    a running one as done); 0 while it is full but a trial is still running on a storage with heartbeats (its
+    worker may have died: once the heartbeat marks it failed and retries it, a waiting worker runs the retry);
+    None when this worker is done."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    beating = is_heartbeat_enabled(study._storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        if beating:
+            fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
+    done = sum(1 for t in trials if t.state.is_finished() and t.number not in retried)
+    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    if done + running < n_trials:
+        return n_trials - done - running
+    return 0 if running and beating else None
 
 
 def run_workers(job: TuneJob, n_trials: int | None, timeout: float | None, n_jobs: int,
@@ -108,7 +139,7 @@ def run_workers(job: TuneJob, n_trials: int | None, timeout: float | None, n_job
         for worker in workers:
             worker.wait()
         raise
-    if any(codes):
+    if any(code > 0 for code in codes):  # a worker killed by a signal (< 0) had its trial retried by the others
         raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                          f"study {job.study}")
 
