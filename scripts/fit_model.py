@@ -3,7 +3,7 @@
 The ranking settings: coordinate search, one setting at a time over a small grid, minimising the mean top-1
 regret of leave-one-task-out on the shipped corpus's own runs (the literature never takes part, so
 leave-one-source-out rankings on it stay out of sample). The interval width `sd_scale`: the smallest whose 80 %
-intervals cover 80 % of all held-out outcomes (own and literature) -- a calibration on the held-out outcomes
+intervals cover 80 % of the held-out outcomes, own and literature counting equally -- a calibration on the outcomes
 themselves, so the script also prints a nested figure: each source's coverage at the width calibrated on the
 other sources and own experience. Prints the settings to paste into `lrrec/recommender/ranking.py` and the
 similarity's `LENGTH_SCALES`.
@@ -75,10 +75,15 @@ def hits(settings: ModelSettings) -> dict[str, tuple[int, int]]:
 
 
 def _width(by_scale: dict[float, dict[str, tuple[int, int]]], origins: set[str], nominal: float) -> float:
-    """The smallest sd_scale covering `nominal` of the held-out outcomes of `origins`."""
+    """The smallest sd_scale whose intervals cover `nominal` of the held-out outcomes of `origins`, own
+    experience and the literature counting equally (own outcomes outnumber published ones 20 to 1)."""
+    def rate(by_origin: dict[str, tuple[int, int]], part: set[str]) -> float:
+        covered, cells = (sum(by_origin[o][i] for o in part) for i in (0, 1))
+        return covered / cells if cells else 0.0
+
+    parts = [part for part in (origins & {"own"}, origins - {"own"}) if part]
     for scale, by_origin in sorted(by_scale.items()):
-        covered = sum(by_origin[o][0] for o in origins)
-        if covered >= nominal * sum(by_origin[o][1] for o in origins):
+        if sum(rate(by_origin, part) for part in parts) / len(parts) >= nominal:
             return scale
     return max(by_scale)
 

@@ -49,7 +49,7 @@ class ModelSettings:
     budget_scale: float = 0.5  # evidence at another epoch budget weighs exp(-|ln(epochs ratio)| / this)
     cross_optimizer: float = 0.3  # the prior's weight of a result from the other optimizer class
     proposed_weight: float = 0.5  # the weight of a result whose source proposed the schedule
-    sd_scale: float = 0.8  # calibrates the predictive sd
+    sd_scale: float = 0.9  # calibrates the predictive sd
 
 
 @lru_cache(maxsize=256)
