@@ -8,12 +8,10 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from tiny_data import digits_loaders, mlp
+from tiny_data import train_digits_mlp
 from torch.utils.tensorboard import SummaryWriter
 
 from lrrec.cli import cli
-from lrrec.schedules import ScheduleConfig
-from lrrec.schedules.torch_adapter import make_scheduler
 from lrrec.store.store import open_store
 
 EPOCHS = 3
@@ -21,25 +19,11 @@ EPOCHS = 3
 
 def train_and_log(log_dir, schedule: str, lr: float, hparams: dict | None = None) -> float:
     """Train the digits MLP, logging per epoch as a TensorBoard user does; the final validation accuracy."""
-    torch.manual_seed(0)
-    train, val = digits_loaders()
-    model = mlp(64, 64, 10)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    scheduler = make_scheduler(optimizer, ScheduleConfig.create(schedule, lr=lr), EPOCHS * len(train))
     writer = SummaryWriter(str(log_dir))
-    for epoch in range(EPOCHS):
-        writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], epoch)
-        for x, y in train:
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        with torch.no_grad():
-            x, y = next(iter(val))
-            logits = model(x)
+    for epoch, lr_at, loss, logits, y in train_digits_mlp(schedule, lr, EPOCHS):
+        writer.add_scalar("train/lr", lr_at, epoch)
         accuracy = (logits.argmax(1) == y).float().mean().item()
-        writer.add_scalar("train/loss", loss.item(), epoch)
+        writer.add_scalar("train/loss", loss, epoch)
         writer.add_scalar("val/loss", torch.nn.functional.cross_entropy(logits, y).item(), epoch)
         writer.add_scalar("val/accuracy", accuracy, epoch)
         writer.add_scalar("grad/norm", 1.0 + epoch, epoch)

@@ -15,12 +15,10 @@ import urllib.request
 import pytest
 import torch
 from click.testing import CliRunner
-from tiny_data import digits_loaders, mlp
+from tiny_data import digits_loaders, mlp, train_digits_mlp
 
 import lrrec
 from lrrec.cli import cli
-from lrrec.schedules import ScheduleConfig
-from lrrec.schedules.torch_adapter import make_scheduler
 from lrrec.store.store import open_store
 
 mlflow = pytest.importorskip("mlflow")
@@ -57,27 +55,14 @@ def server(tmp_path_factory):
 
 def log_foreign_run(client, experiment_id: str, schedule: str, lr: float, status: str = "FINISHED") -> float:
     """Train the digits MLP and log it as an MLflow user does: parameters, a metric per epoch, a status."""
-    torch.manual_seed(0)
-    train, val = digits_loaders()
-    model = mlp(64, 64, 10)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    scheduler = make_scheduler(optimizer, ScheduleConfig.create(schedule, lr=lr), EPOCHS * len(train))
     run = client.create_run(experiment_id, run_name=f"mlp {schedule}")
     for key, value in {"schedule": schedule, "learning_rate": lr, "task": "mydigits/mlp64", "batch_size": 64,
                        "epochs": EPOCHS, "momentum": 0.9, "optimizer": "sgd", "hidden": 64}.items():
         client.log_param(run.info.run_id, key, value)
-    for epoch in range(EPOCHS):
-        client.log_metric(run.info.run_id, "lr", optimizer.param_groups[0]["lr"], step=epoch)
-        for x, y in train:
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        with torch.no_grad():
-            x, y = next(iter(val))
-            accuracy = (model(x).argmax(1) == y).float().mean().item()
-        client.log_metric(run.info.run_id, "train_loss", loss.item(), step=epoch)
+    for epoch, lr_at, loss, logits, y in train_digits_mlp(schedule, lr, EPOCHS):
+        client.log_metric(run.info.run_id, "lr", lr_at, step=epoch)
+        accuracy = (logits.argmax(1) == y).float().mean().item()
+        client.log_metric(run.info.run_id, "train_loss", loss, step=epoch)
         client.log_metric(run.info.run_id, "val_accuracy", accuracy, step=epoch)
     if status != "RUNNING":
         client.set_terminated(run.info.run_id, status=status)

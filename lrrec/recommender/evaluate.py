@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.recommender.experience import Cell, Experience, load_experience
 from lrrec.recommender.ranking import (
-    DEFAULT_LR,
     Estimate,
     ModelSettings,
     estimate,
-    optimizer_class,
     predict,
     score_of,
 )

@@ -23,13 +23,12 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.recommender.experience import Cell, Experience, ShapeResult
 from lrrec.recommender.similarity import BANDWIDTH, LENGTH_SCALES, MISSING, similarity
 
-DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}  # the stated fallback LRs, at batch size 128
 REFERENCE_BATCH = 128
 Z80 = 1.2816  # the standard normal's 90th percentile: an 80 % interval is score +- Z80 sd
 UNIFORM_VAR = 1 / 12  # the variance of a score known only to lie in 0..1
@@ -50,12 +49,6 @@ class ModelSettings:
     cross_optimizer: float = 0.3  # the prior's weight of a result from the other optimizer class
     proposed_weight: float = 0.5  # the weight of a result whose source proposed the schedule
     sd_scale: float = 0.9  # calibrates the predictive sd
-
-
-@lru_cache(maxsize=256)
-def optimizer_class(name: str | None) -> str:
-    """'adam' for the Adam family (AdamW, RAdam, NAdam, AMSGrad, Adamax ...), else 'sgd'."""
-    return "adam" if name and "adam" in name.lower() else "sgd"
 
 
 def batch_rescale(lr: float, from_batch: int | None, to_batch: int | None, optimizer: str) -> float:

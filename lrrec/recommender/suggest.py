@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import InvalidValueError
 from lrrec.fingerprint import TaskFingerprint
+from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.recommender.experience import Experience, load_experience
 from lrrec.recommender.ranking import (
-    DEFAULT_LR,
     REFERENCE_BATCH,
     Estimate,
     Estimates,
@@ -20,7 +20,6 @@ from lrrec.recommender.ranking import (
     batch_rescale,
     default_lr,
     estimate,
-    optimizer_class,
     score_of,
 )
 from lrrec.recommender.shapes import SHAPE_DEFAULTS

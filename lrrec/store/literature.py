@@ -18,12 +18,12 @@ from importlib.resources import files
 from typing import Any
 
 from lrrec.errors import IngestError, LrrecError
+from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.store.interchange import RowParser, RunRecord
 
 COLUMNS = ("source_key", "source_ref", "table", "dataset", "model", "optimizer", "weight_decay", "batch_size",
            "epochs", "steps", "schedule", "schedule_params", "lr", "metric_name", "direction", "value", "spread",
            "spread_kind", "n_runs", "proposed_by_source", "imputed", "verified", "notes")
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}  # stands in for an unstated LR (said in the row's notes)
 
 
 def _number(text: str) -> float | None:
@@ -45,7 +45,7 @@ def _lr(row: dict[str, str], optimizer: str) -> tuple[float, list[str]]:
     imputed = [row["imputed"]] if row["imputed"].strip() else []
     lr = _number(row["lr"])
     if lr is None:
-        lr = DEFAULT_LR["adam" if "adam" in optimizer else "sgd"]
+        lr = DEFAULT_LR[optimizer_class(optimizer)]
         imputed.append(f"lr: not stated; lrrec's default {lr:g} stands in")
     return lr, imputed
 
