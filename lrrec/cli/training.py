@@ -17,6 +17,7 @@ from lrrec.cli.common import (
     split_list,
 )
 from lrrec.errors import InvalidValueError
+from lrrec.tuning.heartbeats import CELL_HEARTBEAT_S
 
 if TYPE_CHECKING:
     from lrrec.runners.tasks import Budget, Task
@@ -147,7 +148,7 @@ def _curvature_report(task: Task, budget: Budget, *, batches: int | None, seed: 
 @click.option("--storage", default=None, help="Share the grid's cells with other workers through this Optuna "
               "storage (an RDB URL such as postgresql://..., or a journal file); needs --study.")
 @click.option("--study", "study_name", default=None, help="The shared sweep's study name (with --storage).")
-@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=30, show_default=True,
+@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=CELL_HEARTBEAT_S, show_default=True,
               help="With --storage: seconds between a cell's heartbeats; a cell silent for 3 is redone.")
 @budget_options
 def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str | None, population: bool,

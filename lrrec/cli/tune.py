@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lrrec.cli.common import budget_options, emit_json, open_cli_store
-from lrrec.tuning.job import HEARTBEAT_S
+from lrrec.tuning.heartbeats import TRIAL_HEARTBEAT_S
 
 if TYPE_CHECKING:
     from lrrec.schedules import ScheduleConfig
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
               "(several machines). Default: OUT/study.journal.")
 @click.option("--study", "study_name", default=None, help="Study name (reuse it to resume).")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
-@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=HEARTBEAT_S, show_default=True,
+@click.option("--heartbeat", "heartbeat_s", type=click.IntRange(min=1), default=TRIAL_HEARTBEAT_S, show_default=True,
               help="RDB storages: seconds between a trial's heartbeats; a trial silent for 3 is failed and retried.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the figures and summary (default: tune-STUDY).")

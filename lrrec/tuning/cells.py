@@ -21,17 +21,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import LrrecError
+from lrrec.tuning.heartbeats import CELL_HEARTBEAT_S
 from lrrec.tuning.job import open_storage
 
 if TYPE_CHECKING:
     from lrrec.runners.execute import RunResult, SweepPlan
     from lrrec.store.store import Store
 
-HEARTBEAT_S = 30
 CREATE_WAIT_S = 120.0  # how long a worker waits for the study's creator to enqueue the cells
 
 
-def sweep_cells(store: Store, plan: SweepPlan, storage_url: str, study_name: str, *, heartbeat_s: int = HEARTBEAT_S,
+def sweep_cells(store: Store, plan: SweepPlan, storage_url: str, study_name: str, *,
+                heartbeat_s: int = CELL_HEARTBEAT_S,
                 on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
     """Claim and train cells of the shared sweep `study_name` until none is left; returns the runs this worker
     recorded (in `store`)."""

@@ -9,9 +9,10 @@ from typing import Any
 
 from lrrec.errors import InvalidValueError
 from lrrec.schedules import get_spec, list_specs
+from lrrec.tuning.heartbeats import TRIAL_HEARTBEAT_S
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-HEARTBEAT_S = 60  # a trial on an RDB storage beats this often; one silent for 3 beats is failed and retried
+
 MAX_RETRY = 3  # retries of one trial whose worker died
 
 
@@ -34,7 +35,7 @@ class TuneJob:
     weight_decay: float | None = None
     lr_range: tuple[float, float] | None = None  # None: the library's LR range
     out: str | None = None  # the folder for the figures and summary, checked before any trial runs
-    heartbeat_s: int = HEARTBEAT_S  # RDB storages: see `open_storage`
+    heartbeat_s: int = TRIAL_HEARTBEAT_S  # RDB storages: see `open_storage`
 
     @classmethod
     def for_task(cls, task: str, *, schedule: str | None = None, families: str | None = None,
