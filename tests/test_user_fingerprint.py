@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 import torchvision
@@ -32,22 +30,12 @@ def test_float_targets_make_a_regression_task_and_names_default_to_class_names()
                                                                        None)
 
 
-def test_resnet18_costs_about_one_forward_pass_of_one_sample():
-    """A torchvision ResNet-18 (built from config, no weights) on 224x224 images: measuring it runs one forward
-    pass of one sample (FLOPs counted), so it costs about what that pass costs, measured in the same run (a
-    shared machine's load moves both). Here: 0.07 s against 0.09 s (0.7-1.1 s the first time in a process)."""
+def test_resnet18_is_measured_from_one_sample():
+    """A torchvision ResNet-18 (built from config, no weights) on 224x224 images: its features from one forward pass
+    of one sample. Its cost against that pass is a figure of `benchmarks/bench_fingerprint.py`, not a timed test."""
     images = TensorDataset(torch.rand(64, 3, 224, 224), torch.arange(64) % 10)
     model = torchvision.models.resnet18(num_classes=10)
-    loader = DataLoader(images, batch_size=32)
-    lrrec.fingerprint_of(model, loader)  # sets up FLOP counting once per process
-    began = time.perf_counter()
-    fp = lrrec.fingerprint_of(model, loader, name="photos/resnet18")
-    took = time.perf_counter() - began
-    began = time.perf_counter()
-    with torch.no_grad():
-        model.eval()(images[0][0].unsqueeze(0))
-    forward = time.perf_counter() - began
-    assert took < 3 * forward + 0.2, f"fingerprint_of took {took:.3f} s, one forward pass {forward:.3f} s"
+    fp = lrrec.fingerprint_of(model, DataLoader(images, batch_size=32), name="photos/resnet18")
     assert fp.n_params == 11_181_642 and 3.5e9 < fp.forward_flops < 3.7e9 and fp.depth == 21  # 1.8 GMACs
     assert (fp.has_norm, fp.has_residual, fp.input_shape, fp.n_train) == (True, True, [3, 224, 224], 64)
 
