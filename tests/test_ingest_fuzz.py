@@ -712,6 +712,7 @@ def test_optuna_sqlite(fuzz, inputs, sqlite_study):
                           min_size=1, max_size=4))
     @example(edits=[(("trials", "state"), 0, "BOGUS")])  # found: tracebacks from Optuna loading the trials
     @example(edits=[(("trials", "datetime_start"), 0, 5)])
+    @example(edits=[(("trials", "number"), 0, "1e999")])  # found: a trial numbered inf named `#study/inf`
     @example(edits=[(("trial_intermediate_values", "intermediate_value"), 0, "abc")])
     def run(edits):
         corrupt_sqlite(path, sqlite_study, edits)

@@ -58,15 +58,19 @@ def read_optuna(target: str, study: str | None = None, schedule: str | None = No
         raise IngestError(f"study {_label(study)} has {len(directions)} objectives; lrrec ingests "
                           f"single-objective studies")
     if "lrrec.sweep" in attrs:  # a distributed sweep: each completed cell carries its run's interchange row
-        yield from ((f"{target}#{_label(study)}/{t.number}", t.user_attrs["lrrec.run"]) for t in trials
+        yield from ((_ref(target, study, t, i), t.user_attrs["lrrec.run"]) for i, t in enumerate(trials)
                     if t.state.name in ("COMPLETE", "PRUNED") and "lrrec.run" in t.user_attrs)
         return
     base = _study_fields(attrs, directions[0].name, schedule, task, metric)
-    for trial in trials:
+    for position, trial in enumerate(trials):
         status = _STATUS.get(trial.state.name)
         if status is None:
             continue
-        where = f"{target}#{_label(study)}/{trial.number}"
+        where = _ref(target, study, trial, position)
+        if not _is_trial_number(trial.number):
+            yield where, InvalidValueError(f"trial number {trial.number!r} is not a whole number "
+                                           f"(a corrupt storage; the trial is named by its position)")
+            continue
         try:
             yield where, _trial_row(trial, status, base, attrs.get("lrrec.schedule") or schedule,
                                     "lrrec.task" in attrs, study)
@@ -74,6 +78,15 @@ def read_optuna(target: str, study: str | None = None, schedule: str | None = No
             yield where, exc
         except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError, RuntimeError) as exc:
             yield where, InvalidValueError(f"not a readable trial ({_brief(exc)})")  # a shape no check foresaw
+
+
+def _is_trial_number(number: Any) -> bool:
+    return isinstance(number, int) and not isinstance(number, bool) and number >= 0
+
+
+def _ref(target: str, study: str, trial: Any, position: int) -> str:
+    """`target#study/number`: the trial's number, or its position in the study where the number is corrupt."""
+    return f"{target}#{_label(study)}/{trial.number if _is_trial_number(trial.number) else position}"
 
 
 def _label(name: Any) -> str:
