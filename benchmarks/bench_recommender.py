@@ -1,8 +1,11 @@
-"""`lrrec suggest` wall time on a store of 100,000 runs (target: under 1 s on 2 cores, no torch import).
+"""`lrrec suggest` and `lrrec store info` wall time (whole process) on stores of 100,000 and 1,000,000 runs.
 
-The store is synthetic (the figure is about speed): 500 tasks with random fingerprints x 200 runs each over
-every schedule and an LR grid. Printed against `lrrec --help` measured in the same run (process start-up).
-Run: python benchmarks/bench_recommender.py [--runs N]
+Targets (2 cores): suggest under 0.3 s at 100,000 runs and under 1 s at 1,000,000; store info under 0.5 s at
+1,000,000. The stores are synthetic (the figures are about speed): 500 tasks with random fingerprints, every
+schedule, an LR grid, 5 % diverged. Printed beside, in the same run: `lrrec --help` (process start-up), and what
+each suggest did before the store kept its `cells` table (aggregating every run: `cells.scored_cells_sql()`)
+against reading that table, both in-process.
+Run: python benchmarks/bench_recommender.py [--runs N [N ...]]
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from lrrec.schedules import list_specs
 from lrrec.store import ingest, open_store
+from lrrec.store.cells import scored_cells_sql
 
 LRRECS = str(Path(sys.executable).parent / "lrrec")
 
@@ -43,27 +50,46 @@ def write_rows(path: Path, n: int, tasks: int = 500) -> None:
             }) + "\n")
 
 
-def wall(args: list[str], repeats: int = 3) -> float:
+def best_of(work: Callable[[], object], repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([LRRECS, *args], check=True, capture_output=True)
+        work()
         best = min(best, time.perf_counter() - start)
     return best
 
 
+def process(*args: str) -> Callable[[], object]:
+    return lambda: subprocess.run([LRRECS, *args], check=True, capture_output=True)
+
+
+def measure(n: int, folder: Path) -> None:
+    rows, store_path = folder / f"runs-{n}.jsonl", folder / f"store-{n}.duckdb"
+    write_rows(rows, n)
+    ingest(open_store(store_path), [str(rows)])
+    rows.unlink()
+    startup = best_of(process("--help"))
+    suggest = best_of(process("suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path)))
+    info = best_of(process("store", "info", "--store", str(store_path)))
+    con = duckdb.connect(str(store_path), read_only=True)
+    try:
+        cells = con.execute("SELECT count(*) FROM cells WHERE score IS NOT NULL").fetchone()[0]  # type: ignore[index]
+        aggregate = best_of(lambda: con.execute(scored_cells_sql()).fetchall())
+        table = best_of(lambda: con.execute("SELECT * FROM cells WHERE score IS NOT NULL").fetchall())
+    finally:
+        con.close()
+    print(f"{n:>9,} runs ({cells:,} scored cells): `lrrec suggest` {suggest:.2f} s, `lrrec store info` {info:.2f} s "
+          f"(`lrrec --help` {startup:.2f} s); cells: aggregated from the runs {aggregate:.3f} s, read from the "
+          f"table {table:.3f} s ({aggregate / table:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=100_000)
-    n = parser.parse_args().runs
+    parser.add_argument("--runs", type=int, nargs="+", default=[100_000, 1_000_000])
+    sizes = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
-        rows, store_path = Path(tmp) / "runs.jsonl", Path(tmp) / "store.duckdb"
-        write_rows(rows, n)
-        ingest(open_store(store_path), [str(rows)])
-        startup = wall(["--help"])
-        seconds = wall(["suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path)])
-    print(f"`lrrec suggest` on a {n:,}-run store: {seconds:.2f} s wall "
-          f"(`lrrec --help`: {startup:.2f} s; suggest / start-up = {seconds / startup:.1f}x)")
+        for n in sizes:
+            measure(n, Path(tmp))
 
 
 if __name__ == "__main__":

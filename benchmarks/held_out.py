@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lrrec.store import Store, open_store
+from lrrec.store.cells import refresh_cells
 
 
 def held_out_store(task_name: str, folder: Path) -> Store:
@@ -14,4 +15,5 @@ def held_out_store(task_name: str, folder: Path) -> Store:
         con.execute("DELETE FROM curves WHERE run_id IN (SELECT run_id FROM runs JOIN tasks USING (task_id) "
                     "WHERE tasks.name = ?)", [task_name])
         con.execute("DELETE FROM runs WHERE task_id IN (SELECT task_id FROM tasks WHERE name = ?)", [task_name])
+        refresh_cells(con)
     return store

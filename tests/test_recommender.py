@@ -34,6 +34,7 @@ def trained_store(tmp_path_factory):
     with store.transaction() as con:  # only this test's own runs
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
+        con.execute("DELETE FROM cells")
     sweep(store, SweepPlan(tasks=["wine/mlp", "breast_cancer/mlp", "digits/mlp"], schedules=SCHEDULES, seeds=1,
                            lr_grid=LRS, epochs=4, population=True))
     return store
@@ -101,6 +102,7 @@ def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_
     with open_store(tmp_path / "surfaces.duckdb").transaction() as con:
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
+        con.execute("DELETE FROM cells")
     empty = suggest(store, target)  # nothing at all to learn from: the stated default
     assert "holds no comparable runs" in empty.fallback and empty.suggestions[0].config.name == "warmup_cosine"
 
@@ -194,6 +196,7 @@ def test_cli_suggest_text_says_when_it_falls_back(tmp_path):
     with open_store(path).transaction() as con:
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
+        con.execute("DELETE FROM cells")
     result = CliRunner().invoke(cli, ["suggest", "--dataset", "wine", "--model", "mlp", "--batch-size", "32",
                                       "--store", str(path)])
     assert result.exit_code == 0, result.output

@@ -121,7 +121,7 @@ def test_a_version_1_store_gains_the_bookkeeping_tables_and_keeps_its_runs(tmp_p
         old.setattr("lrrec.store.store.SCHEMA_VERSION", 1)
         runs = open_store(path).runs()
     store = open_store(path)
-    assert store.info().schema_version == schema.SCHEMA_VERSION == 2 and store.runs() == runs
+    assert store.info().schema_version == schema.SCHEMA_VERSION == 3 and store.runs() == runs
     with store.start_run(TASK, "cosine") as run:
         run.log_metrics({"val_accuracy": 0.5}, step=1)
     assert store.runs(source="lrrec")[0]["status"] == "finished"

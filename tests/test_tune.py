@@ -77,6 +77,7 @@ def test_plan_study_narrows_only_a_transferred_space_on_real_evidence(tmp_path, 
     with store.transaction() as con:  # no evidence: the fallback default does not narrow the space
         con.execute("DELETE FROM curves")
         con.execute("DELETE FROM runs")
+        con.execute("DELETE FROM cells")
     planned, seeded = plan_study(job, store, catalog_fingerprint("digits", "mlp"),
                                  get_task("digits/mlp").budget, 4, space)
     assert planned == job and [c.name for c in seeded] == ["warmup_cosine"]

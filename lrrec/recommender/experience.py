@@ -61,6 +61,7 @@ class Experience:
 
     tasks: dict[str, TaskFingerprint]
     cells: list[Cell]
+    scored: bool = False  # the cells come scored (the store's `cells` table); else `normalise` scores them
     by_task: dict[str, list[Cell]] = field(default_factory=dict)
     shapes: dict[str, list[ShapeResult]] = field(default_factory=dict)  # per task: how each shape did per group
     warmups: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # per task: (optimizer, warmup gain)
@@ -69,8 +70,9 @@ class Experience:
         by_task = defaultdict(list)
         for cell in self.cells:
             by_task[cell.task_id].append(cell)
-        for cells in by_task.values():
-            normalise(cells)
+        if not self.scored:
+            for cells in by_task.values():
+                normalise(cells)
         self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
         self.shapes = {tid: shape_results(cells) for tid, cells in self.by_task.items()}
@@ -183,17 +185,17 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
 
 
 def load_experience(store: Store) -> Experience:
-    """Read every finished or diverged run of `store`, aggregated into cells."""
-    task_rows, cell_rows = store.experience_rows()
-    tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in task_rows}
-    arms: dict[tuple, tuple[str, str, str]] = {}  # few distinct configs, many cells: build each arm once
-    for row in cell_rows:
-        if (key := (row[5], row[6], row[2])) not in arms:
-            arms[key] = arm_key(row[2], row[5], row[6]), arm_key(row[2], row[5], None), shape_of(row[2], row[5])
-    cells = [Cell(task_id, config_id, name, family, float(lr), arms[(params, warmup, name)][0], optimizer,
-                  batch_size, epochs, metric_name, direction, metric, int(n_ok), int(n_div), source, bool(proposed),
-                  ref, arms[(params, warmup, name)][2], warmup is not None and json.loads(warmup) is not None,
-                  arms[(params, warmup, name)][1])
-             for (task_id, config_id, name, family, lr, params, warmup, optimizer, batch_size, epochs, metric_name,
-                  direction, metric, n_ok, n_div, source, proposed, ref) in cell_rows]
-    return Experience(tasks, cells)
+    """Every scored cell of `store` (its `cells` table, kept up to date as runs land) with its task."""
+    rows = store.experience_rows()
+    tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in rows.tasks}
+    configs = {config_id: (name, family, lr, arm_key(name, params, warmup), arm_key(name, params, None),
+                           shape_of(name, params), warmup is not None and json.loads(warmup) is not None)
+               for config_id, name, family, lr, params, warmup in rows.schedules}
+    cells = []
+    for (task_id, config_id, optimizer, batch_size, epochs, metric_name, direction, metric, n_finished,
+         n_diverged, source, proposed, ref, score) in rows.cells:
+        name, family, lr, arm, bare, shape, has_warmup = configs[config_id]
+        cells.append(Cell(task_id, config_id, name, family, lr, arm, optimizer, batch_size, epochs, metric_name,
+                          direction, metric, n_finished, n_diverged, source, proposed, ref, shape, has_warmup, bare,
+                          score))
+    return Experience(tasks, cells, scored=True)

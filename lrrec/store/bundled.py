@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.resources import as_file, files
 from typing import Any
 
+from lrrec.store.cells import refresh_cells
 from lrrec.store.literature import literature_records
 
 __all__ = ["CORPUS_TABLES", "literature_records", "load_corpus"]
@@ -28,4 +29,5 @@ def load_corpus(con: Any) -> int:
         with as_file(folder.joinpath(f"{table}.parquet")) as path:
             verb = "INSERT" if table == "curves" else "INSERT OR IGNORE"  # curves have no key; the store is new
             con.execute(f"{verb} INTO {table} SELECT * FROM read_parquet(?)", [str(path)])
+    refresh_cells(con)
     return con.execute("SELECT count(*) FROM runs").fetchone()[0] - before

@@ -20,6 +20,7 @@ from lrrec import __version__
 from lrrec.errors import InvalidValueError, unknown_name
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
+from lrrec.store.cells import refresh_cells
 from lrrec.store.interchange import STATUSES, RowParser, best_of, utc_now
 from lrrec.store.writer import curve_row, insert_rows
 
@@ -147,6 +148,8 @@ class Run:
                         [status, final, best_of(self._values, self.direction), self._time_to_target,
                          self._step_to_target, time.monotonic() - self._started, note, self.run_id])
             con.execute("DELETE FROM run_owners WHERE run_id = ?", [self.run_id])
+            refresh_cells(con, [task_id for (task_id,) in con.execute("SELECT task_id FROM runs WHERE run_id = ?",
+                                                                      [self.run_id]).fetchall()])
         self._pending = []
         self.status = status
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrrec.store.cells import scored_cells_sql
+
 _V1 = [
     "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     """CREATE TABLE tasks (
@@ -42,7 +44,18 @@ _V2 = [
         run_id VARCHAR PRIMARY KEY, batch_id VARCHAR NOT NULL, ingested_at TIMESTAMP NOT NULL)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# v3: the recommender's summary of the runs (`lrrec.store.cells`), filled from the runs a store already has;
+# every write keeps it up to date from then on.
+_V3 = [
+    """CREATE TABLE cells (
+        task_id VARCHAR NOT NULL, config_id VARCHAR NOT NULL, optimizer VARCHAR NOT NULL, batch_size BIGINT,
+        epochs BIGINT, metric_name VARCHAR NOT NULL, direction VARCHAR NOT NULL, metric DOUBLE,
+        n_finished BIGINT NOT NULL, n_diverged BIGINT NOT NULL, source VARCHAR NOT NULL, proposed BOOLEAN NOT NULL,
+        ref VARCHAR, score DOUBLE)""",
+    f"INSERT INTO cells {scored_cells_sql()}",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 def schema_version(con: Any) -> int:

@@ -33,6 +33,7 @@ from lrrec.store.access import (
     require_free_space,
     transaction_on,
 )
+from lrrec.store.cells import CELL_COLUMNS
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
@@ -52,18 +53,9 @@ LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, 
            FROM curves GROUP BY run_id) c USING (run_id)
 ORDER BY r.created_at, r.run_id
 """
-_CELLS_SQL = """
-SELECT r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
-       r.batch_size, r.epochs, r.metric_name, r.direction,
-       avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished'),
-       count(*) FILTER (WHERE r.status = 'finished'), count(*) FILTER (WHERE r.status = 'diverged'),
-       min(r.source), bool_or(coalesce(TRY_CAST(json_extract(r.extra, '$.proposed_by_source') AS BOOLEAN), false)),
-       min(r.source_ref)
-FROM runs r JOIN schedules s USING (config_id)
-WHERE r.status IN ('finished', 'diverged')
-GROUP BY r.task_id, r.config_id, s.name, s.family, s.lr, s.params, s.warmup, coalesce(r.optimizer, 'sgd'),
-         r.batch_size, r.epochs, r.metric_name, r.direction
-ORDER BY ALL
+_CELLS_SQL = f"""
+SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NULL
+ORDER BY task_id, config_id, optimizer, batch_size, epochs, metric_name, direction
 """
 
 
@@ -119,6 +111,16 @@ class StoreInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExperienceRows:
+    """What the recommender reads: every task (task_id, fingerprint JSON), every schedule config (config_id, name,
+    family, lr, params JSON, warmup JSON) and every scored cell (`cells.CELL_COLUMNS`, in key order)."""
+
+    tasks: list[tuple[Any, ...]]
+    schedules: list[tuple[Any, ...]]
+    cells: list[tuple[Any, ...]]
 
 
 class Store:
@@ -218,14 +220,13 @@ class Store:
         """Every task with its feature columns."""
         return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
 
-    def experience_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The recommender's input, read in one transaction: (task_id, fingerprint JSON) of every task, and a row
-        per task, config and budget aggregating its finished and diverged runs (the columns of `_CELLS_SQL`:
-        ids, schedule, budget, metric, mean finished metric, finished and diverged counts, first source, whether
-        the source proposed the schedule, first source reference)."""
+    def experience_rows(self) -> ExperienceRows:
+        """The recommender's input, read in one transaction (see `ExperienceRows`)."""
         with self.transaction(write=False) as con:
-            tasks = con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall()
-            return tasks, con.execute(_CELLS_SQL).fetchall()
+            return ExperienceRows(
+                tasks=con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall(),
+                schedules=con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall(),
+                cells=con.execute(_CELLS_SQL).fetchall())
 
     def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
         """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, read in one transaction."""

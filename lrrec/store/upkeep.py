@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from lrrec.errors import InvalidValueError
+from lrrec.store.cells import refresh_cells
 from lrrec.store.interchange import utc_now
 
 if TYPE_CHECKING:
@@ -124,8 +125,11 @@ def remove_runs(store: Store, run_ids: Sequence[str] = (), source: str | None = 
         return Removal(runs, removed=False)
     ids = [r["run_id"] for r in runs]
     with store.bulk_transaction() as con:
+        tasks = [t for (t,) in con.execute("SELECT DISTINCT task_id FROM runs WHERE run_id IN "
+                                           "(SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()]
         for table in ("curves", "run_owners", "ingest_batches", "runs"):
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
         con.execute("DELETE FROM tasks WHERE task_id NOT IN (SELECT task_id FROM runs)")
         con.execute("DELETE FROM schedules WHERE config_id NOT IN (SELECT config_id FROM runs)")
+        refresh_cells(con, tasks)
     return Removal(runs, removed=True)

@@ -11,6 +11,7 @@ import duckdb
 from lrrec.fields import JsonObject
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.schedules import ScheduleConfig
+from lrrec.store.cells import refresh_cells
 from lrrec.store.interchange import FIELDS, RunRecord, canonical_json, utc_now
 
 _JSON_FIELDS = tuple(key for key, kind in FIELDS.items() if isinstance(kind, JsonObject))
@@ -37,6 +38,7 @@ def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord],
     insert_rows(con, "schedules", [schedule_row(c, i) for i, c in configs.items()], keep_existing=True)
     insert_rows(con, "runs", [run_row(r) for r in new])
     insert_rows(con, "curves", [curve_row(r.run_id, p) for r in new for p in r.curves])
+    refresh_cells(con, list(tasks))
     if batch_id is not None:
         now = utc_now()
         insert_rows(con, "ingest_batches", [{"run_id": r.run_id, "batch_id": batch_id, "ingested_at": now}
@@ -119,6 +121,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> int:
                 "WHERE config_id IN (SELECT config_id FROM fresh)")
     con.execute("INSERT INTO runs SELECT * FROM batch.runs SEMI JOIN fresh USING (run_id)")
     con.execute("INSERT INTO curves SELECT * FROM batch.curves SEMI JOIN fresh USING (run_id)")
+    refresh_cells(con, [task_id for (task_id,) in con.execute("SELECT DISTINCT task_id FROM fresh").fetchall()])
     if batch_id is not None:
         con.execute("INSERT INTO ingest_batches SELECT run_id, ?, ? FROM fresh", [batch_id, utc_now()])
     added = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]

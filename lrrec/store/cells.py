@@ -1,0 +1,75 @@
+"""The `cells` table: the recommender's summary of the runs, kept up to date in the same transaction as the runs.
+
+A cell is one task's runs of one schedule config at one budget, batch size, optimizer and metric: the mean
+finished metric, the finished and diverged counts, the first source and reference, and the cell's `score`
+within its comparison group (its task, metric, epochs, batch size and optimizer): (m - worst) / (best - worst)
+with the direction's sign, 0 for a cell whose every seed diverged, NULL where the group compares nothing (no
+finite outcome, or every cell equal and none diverged). Scores depend only on the cells of one task, so a
+write refreshes the cells of the tasks whose runs it changed, and `lrrec suggest` reads this table instead of
+aggregating every run on each call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+CELL_COLUMNS = ("task_id", "config_id", "optimizer", "batch_size", "epochs", "metric_name", "direction", "metric",
+                "n_finished", "n_diverged", "source", "proposed", "ref", "score")
+
+_AGGREGATE_SQL = """
+SELECT r.task_id, r.config_id, coalesce(r.optimizer, 'sgd') AS optimizer, r.batch_size, r.epochs, r.metric_name,
+       r.direction, avg(coalesce(r.final_metric, r.best_metric)) FILTER (WHERE r.status = 'finished') AS metric,
+       count(*) FILTER (WHERE r.status = 'finished') AS n_finished,
+       count(*) FILTER (WHERE r.status = 'diverged') AS n_diverged, min(r.source) AS source,
+       bool_or(coalesce(TRY_CAST(json_extract(r.extra, '$.proposed_by_source') AS BOOLEAN), false)) AS proposed,
+       min(r.source_ref) AS ref
+FROM runs r
+WHERE r.status IN ('finished', 'diverged') AND {where}
+GROUP BY r.task_id, r.config_id, coalesce(r.optimizer, 'sgd'), r.batch_size, r.epochs, r.metric_name, r.direction
+"""
+
+# Per comparison group: the sign of its direction (its first cell's, by config_id), the best and worst signed
+# finite outcome, and whether every cell has one; then each cell's score as the docstring says.
+_SCORED_SQL = """
+WITH cell AS ({aggregate}),
+signed AS (
+    SELECT *, CASE WHEN arg_min(direction, config_id) OVER g = 'max' THEN 1.0 ELSE -1.0 END AS sign FROM cell
+    WINDOW g AS (PARTITION BY task_id, metric_name, epochs, batch_size, optimizer)),
+ranged AS (
+    SELECT *, max(sign * metric) FILTER (WHERE isfinite(metric)) OVER g AS best,
+           min(sign * metric) FILTER (WHERE isfinite(metric)) OVER g AS worst,
+           bool_and(coalesce(isfinite(metric), false)) OVER g AS all_finite
+    FROM signed WINDOW g AS (PARTITION BY task_id, metric_name, epochs, batch_size, optimizer))
+SELECT {columns},
+       CASE WHEN best IS NULL OR (best <= worst AND all_finite) THEN NULL
+            WHEN metric IS NULL OR NOT isfinite(metric) THEN 0.0
+            WHEN best <= worst THEN 1.0
+            ELSE (sign * metric - worst) / (best - worst) END AS score
+FROM ranged
+"""
+
+
+def scored_cells_sql(where: str = "true") -> str:
+    """The cells of the runs matching `where` (on `runs r`), scored: what the `cells` table holds for them."""
+    return _SCORED_SQL.format(aggregate=_AGGREGATE_SQL.format(where=where),
+                              columns=", ".join(CELL_COLUMNS[:-1]))
+
+
+def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None = None) -> None:
+    """Recompute the cells of `task_ids` (every task when None) from their runs, inside the caller's transaction.
+
+    A store made before the table existed (schema version 2) gains it whole through its migration.
+    """
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells'").fetchone()[0]:
+        return
+    if task_ids is None:
+        con.execute("DELETE FROM cells")
+        con.execute(f"INSERT INTO cells {scored_cells_sql()}")
+        return
+    if not task_ids:
+        return
+    ids = list(dict.fromkeys(task_ids))
+    con.execute("DELETE FROM cells WHERE task_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+    con.execute(f"INSERT INTO cells {scored_cells_sql('r.task_id IN (SELECT unnest(?::VARCHAR[]))')}", [ids])
