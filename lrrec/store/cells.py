@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import duckdb
 
+from lrrec.store.access import count_of
+
 CELL_COLUMNS = ("task_id", "config_id", "optimizer", "batch_size", "epochs", "metric_name", "direction", "metric",
                 "n_finished", "n_diverged", "source", "proposed", "ref", "score")
 
@@ -62,7 +64,7 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
 
     A store made before the table existed (schema version 2) gains it whole through its migration.
     """
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells'").fetchone()[0]:
+    if not count_of(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells'"):
         return
     if task_ids is None:
         con.execute("DELETE FROM cells")
