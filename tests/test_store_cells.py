@@ -1,12 +1,18 @@
 """The store's `cells` table: kept equal to what its runs aggregate to through every kind of write, and scored as
-the recommender's `normalise` scores cells; a store made before the table gains it whole."""
+the recommender's `normalise` scores cells; a store made before the table gains it whole; reading only the tasks
+near a target whole (the others as summaries) changes no recommendation."""
 
 import dataclasses
 import json
 
 import duckdb
+import pytest
 
+from lrrec.catalog import catalog_fingerprint
+from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.experience import Experience, load_experience
+from lrrec.recommender.ranking import ModelSettings, near_tasks
+from lrrec.recommender.suggest import suggest
 from lrrec.store import ingest, open_store, schema
 from lrrec.store.cells import CELL_COLUMNS, scored_cells_sql
 from lrrec.store.upkeep import remove_runs
@@ -96,3 +102,21 @@ def test_a_version_2_store_gains_its_cells_on_opening(tmp_path, monkeypatch):
     store = open_store(path)
     assert store.info().schema_version == 3 and store.info().runs == runs
     assert len(_check(store)) > 100 and load_experience(store).by_task
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_reading_only_the_near_tasks_whole_recommends_exactly_as_reading_every_cell(tmp_path, optimizer):
+    store = open_store(tmp_path / "s.duckdb")  # the bundled literature and corpus: tasks near and far
+    full = load_experience(store)
+    odd = TaskFingerprint(name="odd/x", dataset="odd", model="x", n_train=10, n_classes=2, input_numel=7,
+                          n_params=50, depth=1)  # like nothing in the store: ranked by the prior
+    for target in (catalog_fingerprint("digits", "mlp"), catalog_fingerprint("cifar100", "wrn"), odd):
+        near = load_experience(store, near_tasks(target, ModelSettings()))
+        assert 0 < len(near.by_task) < len(full.by_task) == near.n_tasks  # the others read as summaries only
+        assert _by_shape(near.shapes) == _by_shape(full.shapes) and near.warmups == full.warmups
+        assert suggest(store, target, optimizer=optimizer).to_dict() == \
+            suggest(store, target, optimizer=optimizer, experience=full).to_dict()
+
+
+def _by_shape(shapes: dict) -> dict:
+    return {tid: sorted(results, key=lambda r: (repr(r.group), r.shape)) for tid, results in shapes.items()}

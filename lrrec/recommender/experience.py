@@ -11,6 +11,7 @@ import copy
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +19,10 @@ from lrrec.catalog import catalog_fingerprint
 from lrrec.errors import LrrecError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.recommender.shapes import shape_of
+from lrrec.store.cells import Selection
 
 if TYPE_CHECKING:
-    from lrrec.store.store import Store
+    from lrrec.store.store import ExperienceRows, Store
 
 
 @dataclass(slots=True)
@@ -62,6 +64,7 @@ class Experience:
     tasks: dict[str, TaskFingerprint]
     cells: list[Cell]
     scored: bool = False  # the cells come scored (the store's `cells` table); else `normalise` scores them
+    distant: dict[str, Distant] = field(default_factory=dict)  # tasks read only as summaries (see `Distant`)
     by_task: dict[str, list[Cell]] = field(default_factory=dict)
     shapes: dict[str, list[ShapeResult]] = field(default_factory=dict)  # per task: how each shape did per group
     warmups: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # per task: (optimizer, warmup gain)
@@ -77,6 +80,13 @@ class Experience:
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
         self.shapes = {tid: shape_results(cells) for tid, cells in self.by_task.items()}
         self.warmups = {tid: warmup_gains(cells) for tid, cells in self.by_task.items()}
+        for tid, summary in self.distant.items():
+            self.shapes[tid], self.warmups[tid] = shape_results(summary.bests), summary.warmups
+
+    @property
+    def n_tasks(self) -> int:
+        """How many tasks have scored cells (those read whole and those read as summaries)."""
+        return len(self.by_task) + len(self.distant)
 
     def without(self, task_ids: str | set[str]) -> Experience:
         """The same experience with some tasks held out (scores are per task, so they stay as they are)."""
@@ -85,6 +95,7 @@ class Experience:
         held_out.tasks = {k: v for k, v in self.tasks.items() if k not in out}
         held_out.cells = [c for c in self.cells if c.task_id not in out]
         held_out.by_task = {k: v for k, v in self.by_task.items() if k not in out}
+        held_out.distant = {k: v for k, v in self.distant.items() if k not in out}
         held_out.shapes = {k: v for k, v in self.shapes.items() if k not in out}
         held_out.warmups = {k: v for k, v in self.warmups.items() if k not in out}
         return held_out
@@ -92,6 +103,15 @@ class Experience:
     def origin(self, task_id: str) -> str:
         """The literature source a task comes from (its key), or "own" for runs lrrec or a user trained."""
         return str(self.tasks[task_id].extra.get("source", "own"))
+
+
+@dataclass(frozen=True)
+class Distant:
+    """A task too dissimilar to the target to be evidence, read for the prior only: its best cell per comparison
+    group and shape (`shape_results` of these equals that of all its cells) and its warmup gains."""
+
+    bests: list[Cell]
+    warmups: list[tuple[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,18 +204,42 @@ def complete(task: TaskFingerprint) -> TaskFingerprint:
     return TaskFingerprint.from_dict(filled)
 
 
-def load_experience(store: Store) -> Experience:
-    """Every scored cell of `store` (its `cells` table, kept up to date as runs land) with its task."""
-    rows = store.experience_rows()
-    tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in rows.tasks}
-    configs = {config_id: (name, family, lr, arm_key(name, params, warmup), arm_key(name, params, None),
-                           shape_of(name, params), warmup is not None and json.loads(warmup) is not None)
-               for config_id, name, family, lr, params, warmup in rows.schedules}
-    cells = []
-    for (task_id, config_id, optimizer, batch_size, epochs, metric_name, direction, metric, n_finished,
-         n_diverged, source, proposed, ref, score) in rows.cells:
+Near = Callable[[dict[str, TaskFingerprint], set[str]], Collection[str]]
+
+
+def load_experience(store: Store, near: Near | None = None) -> Experience:
+    """The store's scored cells (its `cells` table, kept up to date as runs land) with their tasks; with `near`
+    (given every task and the ids of those with scored cells: the ids to read whole), the other tasks as
+    `Distant` summaries, so that the cost follows the tasks that matter rather than the store's size."""
+    tasks: dict[str, TaskFingerprint] = {}
+    configs: dict[str, tuple[str, str, float, str, str, str, bool]] = {}
+
+    def parse(rows: ExperienceRows) -> None:
+        tasks.update({task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in rows.tasks})
+        configs.update({config_id: (name, family, lr, arm_key(name, params, warmup), arm_key(name, params, None),
+                                    shape_of(name, params), warmup is not None and json.loads(warmup) is not None)
+                        for config_id, name, family, lr, params, warmup in rows.schedules})
+
+    def select(rows: ExperienceRows, scored: set[str], near: Near) -> Selection:
+        parse(rows)
+        return Selection(near(tasks, scored), {c: (f[5], f[4], f[6]) for c, f in configs.items()})
+
+    if near is None:
+        rows = store.experience_rows()
+        parse(rows)
+    else:
+        rows = store.experience_rows(lambda read, scored: select(read, scored, near))
+
+    def cell(task_id: str, config_id: str, optimizer: str, batch_size: int | None, epochs: int | None,
+             metric_name: str, direction: str, metric: float | None, n_finished: int, n_diverged: int, source: str,
+             proposed: bool, ref: str | None, score: float) -> Cell:
         name, family, lr, arm, bare, shape, has_warmup = configs[config_id]
-        cells.append(Cell(task_id, config_id, name, family, lr, arm, optimizer, batch_size, epochs, metric_name,
-                          direction, metric, n_finished, n_diverged, source, proposed, ref, shape, has_warmup, bare,
-                          score))
-    return Experience(tasks, cells, scored=True)
+        return Cell(task_id, config_id, name, family, lr, arm, optimizer, batch_size, epochs, metric_name, direction,
+                    metric, n_finished, n_diverged, source, proposed, ref, shape, has_warmup, bare, score)
+
+    distant: dict[str, Distant] = {}
+    for row in rows.distant_bests:
+        distant.setdefault(row[0], Distant([], [])).bests.append(cell(*row))
+    for task_id, optimizer, gain in rows.distant_gains:
+        distant[task_id].warmups.append((optimizer, gain))
+    return Experience(tasks, [cell(*row) for row in rows.cells], scored=True, distant=distant)

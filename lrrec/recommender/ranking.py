@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.optimizers import DEFAULT_LR, optimizer_class
-from lrrec.recommender.experience import Cell, Experience, ShapeResult
+from lrrec.recommender.experience import Cell, Experience, Near, ShapeResult
 from lrrec.recommender.similarity import BANDWIDTH, LENGTH_SCALES, MISSING, similarity
 
 REFERENCE_BATCH = 128
 Z80 = 1.2816  # the standard normal's 90th percentile: an 80 % interval is score +- Z80 sd
 UNIFORM_VAR = 1 / 12  # the variance of a score known only to lie in 0..1
 MIN_WEIGHT = 1e-3  # a task less similar than this adds nothing measurable to an estimate: its cells are skipped
+NEAREST = 5  # the most similar tasks a recommendation lists (read whole, however dissimilar)
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class Estimates:
 def _spread(values: list[tuple[float, float]], mean: float, parent_var: float, strength: float) -> float:
     """The between-task variance of weighted scores, shrunk towards `parent_var` with `strength` tasks' worth; one
     task (or identical ones) tells nothing about it, so the parent's stands until several tasks disagree or agree."""
-    total = sum(w for w, _ in values)
+    total = math.fsum(w for w, _ in values)
     if total <= 0:
         return parent_var
-    ess = total**2 / sum(w * w for w, _ in values)
-    return (sum(w * (s - mean) ** 2 for w, s in values) + strength * parent_var) \
+    ess = total**2 / math.fsum(w * w for w, _ in values)
+    return (math.fsum(w * (s - mean) ** 2 for w, s in values) + strength * parent_var) \
         / (strength + total * (1 - 1 / ess))
 
 
@@ -132,10 +133,21 @@ def _pooled(key: str, seen: list[tuple[str, float, Cell]], prior: Estimate, sett
                     sorted(seen, key=lambda e: -e[1]))
 
 
+def near_tasks(target: TaskFingerprint, settings: ModelSettings) -> Near:
+    """For `load_experience`: of the tasks with scored cells, those whose cells can change an estimate for `target`
+    (at least `MIN_WEIGHT` similar) and the `NEAREST` most similar."""
+    def near(tasks: dict[str, TaskFingerprint], scored: set[str]) -> set[str]:
+        weights = sorted(((similarity(target, tasks[t], settings.bandwidth, settings.length_scales, settings.missing),
+                           t) for t in scored), reverse=True)
+        return {t for w, t in weights if w >= MIN_WEIGHT} | {t for _, t in weights[:NEAREST]}
+    return near
+
+
 def regime_prior(experience: Experience, optimizer: str, epochs: int | None,
                  settings: ModelSettings) -> dict[str, Estimate]:
     """Per shape: the regime-weighted mean and spread of its score among the shapes of each group, each task
-    counting once; shrunk towards 0.5 with the spread of a uniform score."""
+    counting once; shrunk towards 0.5 with the spread of a uniform score (sums exactly rounded, so the order the
+    tasks come in does not matter)."""
     wanted = optimizer_class(optimizer)
     per_shape: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
     for results in experience.shapes.values():
@@ -147,8 +159,8 @@ def regime_prior(experience: Experience, optimizer: str, epochs: int | None,
             per_shape[r.shape].append((w, r.score))
     prior = {}
     for shape, values in per_shape.items():
-        k, total = settings.shrink, sum(w for w, _ in values)
-        mean = (sum(w * s for w, s in values) + k * 0.5) / (total + k)
+        k, total = settings.shrink, math.fsum(w for w, _ in values)
+        mean = (math.fsum(w * s for w, s in values) + k * 0.5) / (total + k)
         prior[shape] = Estimate(shape, "", shape, mean, math.sqrt(_spread(values, mean, UNIFORM_VAR,
                                                                           settings.spread_strength)), total)
     return prior
@@ -183,12 +195,9 @@ def warmup_gain(experience: Experience, optimizer: str, settings: ModelSettings)
     """The mean score difference between a schedule's best config with a warmup and its best without, over the
     groups that ran both (each task counting once; the other optimizer class at `cross_optimizer`)."""
     wanted = optimizer_class(optimizer)
-    total = gained = 0.0
-    for gains in experience.warmups.values():
-        for name, gain in gains:
-            w = (1.0 if optimizer_class(name) == wanted else settings.cross_optimizer) / len(gains)
-            total, gained = total + w, gained + w * gain
-    return gained / (total + settings.shrink)
+    weighted = [((1.0 if optimizer_class(name) == wanted else settings.cross_optimizer) / len(gains), gain)
+                for gains in experience.warmups.values() for name, gain in gains]
+    return math.fsum(w * gain for w, gain in weighted) / (math.fsum(w for w, _ in weighted) + settings.shrink)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from lrrec.fingerprint import TaskFingerprint
 from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.recommender.experience import Experience, load_experience
 from lrrec.recommender.ranking import (
+    NEAREST,
     REFERENCE_BATCH,
     Estimate,
     Estimates,
@@ -20,6 +21,7 @@ from lrrec.recommender.ranking import (
     batch_rescale,
     default_lr,
     estimate,
+    near_tasks,
     score_of,
 )
 from lrrec.recommender.shapes import SHAPE_DEFAULTS
@@ -77,14 +79,14 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
 
     `only` restricts the suggestions to some schedules (with one schedule: its top configs, not one per schedule).
     """
-    experience = experience or load_experience(store)
+    experience = experience or load_experience(store, near_tasks(target, settings))
     estimates = estimate(experience, target, optimizer, batch_size, settings, epochs)
-    nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:5]
+    nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:NEAREST]
     nearest_rows = [{"task": experience.tasks[tid].name, "source": experience.origin(tid), "similarity": round(w, 4),
                      "cells": len(experience.by_task[tid])} for w, tid in nearest]
     rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
     if not nearest or nearest[0][0] < MIN_SIMILARITY:
-        return _without_similar_tasks(rec, estimates, len(experience.by_task), top, only, settings)
+        return _without_similar_tasks(rec, estimates, experience.n_tasks, top, only, settings)
     ranked = _ranked(estimates, top, only)
     for i, est in enumerate(ranked):
         following = ranked[i + 1] if i + 1 < len(ranked) else None

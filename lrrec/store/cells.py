@@ -11,7 +11,9 @@ aggregating every run on each call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -75,3 +77,42 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
     ids = list(dict.fromkeys(task_ids))
     con.execute("DELETE FROM cells WHERE task_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
     con.execute(f"INSERT INTO cells {scored_cells_sql('r.task_id IN (SELECT unnest(?::VARCHAR[]))')}", [ids])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which tasks a reader loads whole (`near`), and per schedule config (config_id) its shape, its schedule
+    without a warmup and whether it has one: what the other tasks are summarised by (`distant_sql`)."""
+
+    near: Collection[str]
+    facts: Mapping[str, tuple[str, str, bool]]
+
+    def parameters(self) -> list[list[Any]]:
+        """The query parameters of `distant_sql`: the facts as four columns, then the near task ids."""
+        ids = list(self.facts)
+        return [ids, [self.facts[i][0] for i in ids], [self.facts[i][1] for i in ids],
+                [self.facts[i][2] for i in ids], list(self.near)]
+
+
+_GROUP = "task_id, metric_name, epochs, batch_size, optimizer"  # a comparison group (`Cell.group`, per task)
+KEY_ORDER = "task_id, config_id, optimizer, batch_size, epochs, metric_name, direction"
+_DISTANT = """
+WITH facts AS (SELECT unnest(?::VARCHAR[]) AS config_id, unnest(?::VARCHAR[]) AS shape,
+                      unnest(?::VARCHAR[]) AS bare, unnest(?::BOOLEAN[]) AS warm),
+distant AS (SELECT c.*, f.shape, f.bare, f.warm FROM cells c JOIN facts f USING (config_id)
+            WHERE c.score IS NOT NULL AND c.task_id NOT IN (SELECT unnest(?::VARCHAR[])))
+"""
+
+
+def distant_sql() -> tuple[str, str]:
+    """Two queries over the scored cells of the tasks a `Selection` leaves out: each (task, comparison group,
+    shape)'s best cell (the highest score, then the first in key order, as the recommender picks it), in key
+    order; and per (task, group, schedule without warmup) that ran with and without one: (task_id, optimizer,
+    best score with - best score without)."""
+    columns = ", ".join(CELL_COLUMNS)
+    bests = (f"{_DISTANT} SELECT {columns} FROM distant QUALIFY row_number() OVER "
+             f"(PARTITION BY {_GROUP}, shape ORDER BY score DESC, config_id, direction) = 1 ORDER BY {KEY_ORDER}")
+    gains = (f"{_DISTANT} SELECT task_id, optimizer, max(score) FILTER (WHERE warm) - max(score) FILTER "
+             f"(WHERE NOT warm) FROM distant GROUP BY {_GROUP}, bare HAVING bool_or(warm) AND NOT bool_and(warm) "
+             f"ORDER BY task_id, min(config_id)")
+    return bests, gains

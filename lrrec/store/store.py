@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from lrrec.store.access import (
     require_free_space,
     transaction_on,
 )
-from lrrec.store.cells import CELL_COLUMNS
+from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, Selection, distant_sql
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
@@ -53,10 +53,7 @@ LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, 
            FROM curves GROUP BY run_id) c USING (run_id)
 ORDER BY r.created_at, r.run_id
 """
-_CELLS_SQL = f"""
-SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NULL
-ORDER BY task_id, config_id, optimizer, batch_size, epochs, metric_name, direction
-"""
+_CELLS_SQL = f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NULL {{near}} ORDER BY {KEY_ORDER}"
 
 
 def default_store_path() -> Path:
@@ -116,11 +113,15 @@ class StoreInfo:
 @dataclass(frozen=True)
 class ExperienceRows:
     """What the recommender reads: every task (task_id, fingerprint JSON), every schedule config (config_id, name,
-    family, lr, params JSON, warmup JSON) and every scored cell (`cells.CELL_COLUMNS`, in key order)."""
+    family, lr, params JSON, warmup JSON), scored cells (`cells.CELL_COLUMNS`, in key order) and, when it read
+    only some tasks' cells, the other tasks' best cell per comparison group and shape and their warmup gains
+    (`cells.distant_sql`)."""
 
     tasks: list[tuple[Any, ...]]
     schedules: list[tuple[Any, ...]]
-    cells: list[tuple[Any, ...]]
+    cells: list[tuple[Any, ...]] = field(default_factory=list)
+    distant_bests: list[tuple[Any, ...]] = field(default_factory=list)
+    distant_gains: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Store:
@@ -220,13 +221,24 @@ class Store:
         """Every task with its feature columns."""
         return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
 
-    def experience_rows(self) -> ExperienceRows:
-        """The recommender's input, read in one transaction (see `ExperienceRows`)."""
+    def experience_rows(self, select: Callable[[ExperienceRows, set[str]], Selection] | None = None
+                        ) -> ExperienceRows:
+        """The recommender's input, read in one transaction (see `ExperienceRows`): every scored cell, or with
+        `select` (given the tasks and schedules, and the ids of the tasks with scored cells) the cells of the tasks
+        it names and the `cells.distant_sql` summaries of the others."""
         with self.transaction(write=False) as con:
-            return ExperienceRows(
+            rows = ExperienceRows(
                 tasks=con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall(),
-                schedules=con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall(),
-                cells=con.execute(_CELLS_SQL).fetchall())
+                schedules=con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall())
+            if select is None:
+                return replace(rows, cells=con.execute(_CELLS_SQL.format(near="")).fetchall())
+            scored = con.execute("SELECT DISTINCT task_id FROM cells WHERE score IS NOT NULL").fetchall()
+            selection = select(rows, {task_id for (task_id,) in scored})
+            bests, gains = distant_sql()
+            near = _CELLS_SQL.format(near="AND task_id IN (SELECT unnest(?::VARCHAR[]))")
+            return replace(rows, cells=con.execute(near, [list(selection.near)]).fetchall(),
+                           distant_bests=con.execute(bests, selection.parameters()).fetchall(),
+                           distant_gains=con.execute(gains, selection.parameters()).fetchall())
 
     def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
         """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, read in one transaction."""
