@@ -2,9 +2,10 @@
 
 Targets (2 cores): suggest under 0.3 s at 100,000 runs and under 1 s at 1,000,000; store info under 0.5 s at
 1,000,000. The stores are synthetic (the figures are about speed): 500 tasks with random fingerprints, every
-schedule, an LR grid, 5 % diverged. Printed beside, in the same run: `lrrec --help` (process start-up), and what
-each suggest did before the store kept its `cells` table (aggregating every run: `cells.scored_cells_sql()`)
-against reading that table, both in-process.
+schedule, an LR grid, 5 % diverged. Printed beside, in the same run: `lrrec --help` (process start-up), and
+in-process: what each suggest did before the store kept its `cells` table (aggregating every run,
+`cells.scored_cells_sql()`), reading every scored cell, and what suggest reads now (the tasks near the target
+whole, the others as summaries).
 Run: python benchmarks/bench_recommender.py [--runs N [N ...]]
 """
 
@@ -22,6 +23,9 @@ from pathlib import Path
 
 import duckdb
 
+from lrrec.catalog import catalog_fingerprint
+from lrrec.recommender.experience import load_experience
+from lrrec.recommender.ranking import ModelSettings, near_tasks
 from lrrec.schedules import list_specs
 from lrrec.store import ingest, open_store
 from lrrec.store.cells import scored_cells_sql
@@ -66,21 +70,26 @@ def process(*args: str) -> Callable[[], object]:
 def measure(n: int, folder: Path) -> None:
     rows, store_path = folder / f"runs-{n}.jsonl", folder / f"store-{n}.duckdb"
     write_rows(rows, n)
-    ingest(open_store(store_path), [str(rows)])
+    store = open_store(store_path)
+    ingest(store, [str(rows)])
     rows.unlink()
     startup = best_of(process("--help"))
     suggest = best_of(process("suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path)))
     info = best_of(process("store", "info", "--store", str(store_path)))
     con = duckdb.connect(str(store_path), read_only=True)
     try:
-        cells = con.execute("SELECT count(*) FROM cells WHERE score IS NOT NULL").fetchone()[0]  # type: ignore[index]
         aggregate = best_of(lambda: con.execute(scored_cells_sql()).fetchall())
-        table = best_of(lambda: con.execute("SELECT * FROM cells WHERE score IS NOT NULL").fetchall())
     finally:
         con.close()
-    print(f"{n:>9,} runs ({cells:,} scored cells): `lrrec suggest` {suggest:.2f} s, `lrrec store info` {info:.2f} s "
-          f"(`lrrec --help` {startup:.2f} s); cells: aggregated from the runs {aggregate:.3f} s, read from the "
-          f"table {table:.3f} s ({aggregate / table:.1f}x)")
+    every = best_of(lambda: load_experience(store))
+    near = near_tasks(catalog_fingerprint("cifar100", "wrn"), ModelSettings())
+    nearby = best_of(lambda: load_experience(store, near))
+    read = load_experience(store, near)
+    print(f"{n:>9,} runs: `lrrec suggest` {suggest:.2f} s, `lrrec store info` {info:.2f} s (`lrrec --help` "
+          f"{startup:.2f} s)\n    in-process: aggregating every run into cells (each suggest before the cells "
+          f"table) {aggregate:.3f} s; reading every scored cell ({read.n_tasks} tasks) {every:.3f} s; reading the "
+          f"{len(read.by_task)} tasks near cifar100/wrn whole and the rest as summaries (suggest now) {nearby:.3f} s "
+          f"({every / nearby:.1f}x less than every cell)")
 
 
 def main() -> None:

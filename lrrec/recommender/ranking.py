@@ -211,13 +211,13 @@ class _Evidence:
 
 def _best_by(cells: list[Cell], key: Callable[[Cell], str], weight: Callable[[Cell], float]) -> dict[str, Cell]:
     """Per key, the cell at the budget closest to the target's, and of those the best scored."""
-    best: dict[str, Cell] = {}
+    best: dict[str, tuple[tuple, Cell]] = {}
     for cell in cells:
         k = key(cell)
         rank = (weight(cell), cell.score, cell.n_finished, cell.config_id)
-        if k not in best or rank > (weight(best[k]), best[k].score, best[k].n_finished, best[k].config_id):
-            best[k] = cell
-    return best
+        if k not in best or rank > best[k][0]:
+            best[k] = rank, cell
+    return {k: cell for k, (_, cell) in best.items()}
 
 
 def _evidence(experience: Experience, weights: dict[str, float], optimizer: str, settings: ModelSettings,
