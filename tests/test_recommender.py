@@ -351,3 +351,12 @@ def test_the_range_probe_is_the_range_test_at_the_tasks_budget():
     assert probe() == lr_range_test(task, replace(task.budget, batch_size=32)).steepest_lr == probe.result.steepest_lr
     with pytest.raises(InvalidValueError, match="not a 2-D surface"):
         RangeProbe("surface/peaks")()
+
+
+def test_the_task_line_shows_classes_only_for_a_classification_task():
+    from lrrec.cli.recommend import _task_line
+
+    task = {"name": "d/m", "n_train": 1000, "n_classes": 1, "n_params": 5000, "forward_flops": None}
+    assert _task_line({**task, "task_kind": "regression"}) == "task d/m: samples 1,000, params 5,000"
+    assert _task_line({**task, "task_kind": "classification", "n_classes": 10}) == \
+        "task d/m: samples 1,000, classes 10, params 5,000"

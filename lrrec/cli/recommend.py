@@ -50,8 +50,10 @@ def suggest_command(dataset: str | None, model: str | None, task_name: str | Non
 
 
 def _task_line(task: dict[str, Any]) -> str:
-    """`task NAME: samples 50,000, classes 100, params 36,536,884, fwd FLOPs 1.05e+10` (the features known)."""
-    features = (("samples", task["n_train"]), ("classes", task["n_classes"]), ("params", task["n_params"]),
+    """`task NAME: samples 50,000, classes 100, params 36,536,884, fwd FLOPs 1.05e+10` (the features known;
+    classes only for a classification task)."""
+    classes = task["n_classes"] if task.get("task_kind", "classification") == "classification" else None
+    features = (("samples", task["n_train"]), ("classes", classes), ("params", task["n_params"]),
                 ("fwd FLOPs", task["forward_flops"]))
     return f"task {task['name']}: " + ", ".join(
         f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}" for k, v in features if v is not None)

@@ -38,7 +38,7 @@ def store_info(store_path: str | None, as_json: bool) -> None:
 @store.command("init")
 @store_option
 def store_init(store_path: str | None) -> None:
-    """Make a new store (with the bundled corpus and literature prior); an existing one is left as it is."""
+    """Make a new store (with the bundled corpus and literature results); an existing one is left as it is."""
     made = open_cli_store(store_path, announce=False)
     click.echo(f"{'created a new store' if made.created else 'a store exists already'} at {made.path}")
 

@@ -156,7 +156,7 @@ class Store:
             yield con
 
     def ensure_schema(self) -> None:
-        """Create or migrate the schema; a new store also receives the bundled literature prior and corpus."""
+        """Create or migrate the schema; a new store also receives the bundled literature results and corpus."""
         check_store_file(self.path)
         if self.path.exists():
             with self.transaction(write=False) as con:
