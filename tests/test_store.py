@@ -81,6 +81,7 @@ def test_escaping_exception_ends_run_and_keeps_what_was_logged(tmp_path, error, 
     (row,) = store.runs(source="lrrec")
     assert row["status"] == status and row["best_metric"] == 0.6 and row["direction"] == "min"
     assert len(store.curves(row["run_id"])) == 2 and type(error).__name__ in row["notes"]
+    assert [(p["val_loss"], p["val_metric"]) for p in store.curves(row["run_id"])] == [(0.7, 0.7), (0.6, 0.6)]
 
 
 def test_non_finite_loss_marks_the_run_diverged(tmp_path):

@@ -102,9 +102,9 @@ class Run:
             self._non_finite |= value is None and key != "lr"
             if key == self.metric_name:
                 point["val_metric"] = value
-            elif key in _CURVE_KEYS:
+            if key in _CURVE_KEYS:  # a run judged on val_loss keeps it in both columns
                 point[key] = value
-            else:
+            elif key != self.metric_name:
                 extra[key] = value
         point["extra"] = extra or None
         self._pending.append(point)
