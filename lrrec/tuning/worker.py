@@ -4,6 +4,7 @@ the store. `run_workers` starts them as processes (`python -m lrrec.tuning.worke
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -26,11 +28,32 @@ if TYPE_CHECKING:
 POLL_S = 2.0  # how often the progress of worker processes is read from the study
 
 
+class ClaimLock:
+    """An exclusive lock on a file (released by the kernel if its holder dies) that the workers of one `lrrec tune`
+    hold from counting the study's trials until the trial they start is running, so that two of them never both
+    take the study's last place; without a path it does nothing (a single worker)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.fd = None if path is None else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.held = False
+
+    def acquire(self) -> None:
+        if self.fd is not None and not self.held:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.held = True
+
+    def release(self) -> None:
+        if self.fd is not None and self.held:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self.held = False
+
+
 def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
-               progress: TrialProgress | None = None) -> None:
+               progress: TrialProgress | None = None, claim: ClaimLock | None = None) -> None:
     """One worker: pull trials from the shared study until `n_trials` of the study are done (or `timeout`).
 
-    `progress` hears of each finished trial; in a terminal, each trial's epochs get a bar of their own.
+    `progress` hears of each finished trial; in a terminal, each trial's epochs get a bar of their own. `claim`
+    is the lock the workers beside this one share (see `ClaimLock`).
     """
     import optuna
 
@@ -39,6 +62,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
     from lrrec.store.store import open_store
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    claim = claim or ClaimLock(None)
     task = get_task(job.task)
     budget = budget_for(task, job.epochs, job.batch_size, job.optimizer, job.momentum, job.weight_decay)
     store = open_store(job.store_path)
@@ -46,6 +70,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
     interrupted: list[int] = []  # trials ended by Ctrl-C
 
     def objective(trial: Any) -> float:
+        claim.release()  # the trial is running: the next worker counts it
         config = draw_config(trial, job.schedules, job.lr_range)
         trial.set_user_attr("lrrec.seed", job.seed)
         trial.set_user_attr("lrrec.worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -76,16 +101,23 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
         study.optimize(objective, timeout=timeout, catch=catch, callbacks=callbacks)
     else:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not interrupted and (left := _trials_to_start(study, n_trials)) is not None:
+        while not interrupted:
+            claim.acquire()
+            left = _trials_to_start(study, n_trials)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if left is None or (remaining is not None and remaining <= 0):
+                claim.release()
+                break
             if left == 0:  # the study is full, but a trial is running that may yet fail and be retried
+                claim.release()
                 time.sleep(job.heartbeat_s)
                 continue
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
             # taken for dead (a heartbeat missed under load), this worker's trial was failed and retried elsewhere
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                study.optimize(objective, n_trials=1, timeout=remaining, catch=catch, callbacks=callbacks)
+                try:
+                    study.optimize(objective, n_trials=1, timeout=remaining, catch=catch, callbacks=callbacks)
+                finally:
+                    claim.release()
     if interrupted:
         raise KeyboardInterrupt
 
@@ -120,9 +152,14 @@ def run_workers(job: TuneJob, n_trials: int | None, timeout: float | None, n_job
                 poll: Callable[[], None]) -> None:
     """Worker processes sharing the study through its storage, as on several machines; `poll` runs every
     `POLL_S` seconds while they work, and once at the end."""
-    command = [sys.executable, "-m", "lrrec.tuning.worker", json.dumps(asdict(job)), json.dumps(n_trials),
-               json.dumps(timeout)]
-    workers = [subprocess.Popen(command) for _ in range(n_jobs)]
+    with tempfile.TemporaryDirectory(prefix="lrrec-claims-") as folder:
+        command = [sys.executable, "-m", "lrrec.tuning.worker", json.dumps(asdict(job)), json.dumps(n_trials),
+                   json.dumps(timeout), os.path.join(folder, "claim.lock")]
+        _wait_for(job, [subprocess.Popen(command) for _ in range(n_jobs)], poll)
+
+
+def _wait_for(job: TuneJob, workers: list[subprocess.Popen], poll: Callable[[], None]) -> None:
+    """Wait for every worker, polling; Ctrl-C passes to them; a worker that failed (not killed) is an error."""
     try:
         codes = []
         for worker in workers:
@@ -146,6 +183,7 @@ def run_workers(job: TuneJob, n_trials: int | None, timeout: float | None, n_job
 
 if __name__ == "__main__":  # a worker process started by `run_workers`
     try:
-        run_worker(TuneJob.from_dict(json.loads(sys.argv[1])), json.loads(sys.argv[2]), json.loads(sys.argv[3]))
+        run_worker(TuneJob.from_dict(json.loads(sys.argv[1])), json.loads(sys.argv[2]), json.loads(sys.argv[3]),
+                   claim=ClaimLock(sys.argv[4]))
     except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent says how to resume
         sys.exit(130)
