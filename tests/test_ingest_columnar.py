@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from lrrec.errors import LrrecError
 from lrrec.store import ingest, open_store
-from lrrec.store.columnar import validate_file
+from lrrec.store.columnar import scratch_connection, validate_file
 from lrrec.store.ingest import _reader
 from lrrec.store.interchange import FIELDS, RowParser
 from lrrec.store.schema import migrate
@@ -73,8 +73,11 @@ def tables(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 def both_paths(path: Path, fmt: str, folder: Path) -> tuple[dict | None, dict | None]:
     """(the column-wise path's tables or None: declined, the row parser's tables or None: a row refused)."""
     parser = RowParser(fmt, text=fmt == "csv")
-    batch = validate_file(fmt, path, parser, folder)
-    fast = None if batch is None else tables(duckdb.connect(str(batch.path)))
+    scratch = scratch_connection(folder)
+    batch = validate_file(fmt, path, parser, scratch, folder)
+    if batch is not None:
+        scratch.execute(f"USE memory.{batch.schema}")
+    fast = None if batch is None else tables(scratch)
     try:
         slow_parser = RowParser(fmt, text=fmt == "csv")
         records = [slow_parser.parse(row, where) if not isinstance(row, LrrecError) else _raise(row)
