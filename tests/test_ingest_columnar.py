@@ -154,3 +154,32 @@ def test_ingest_counts_runs_across_files_as_the_row_parser_does(tmp_path):
         again = ingest(store, [str(first)])
         assert (again.added, again.duplicates) == (0, 4)
     assert [(r.rows, r.added, r.duplicates) for r in reports] == [(10, 4, 0)] * 2
+
+
+def test_files_validated_column_wise_are_written_together_as_the_row_parser_writes_them(tmp_path):
+    """Each file's runs wait in their own schema of one in-memory DuckDB, and the store is attached to it to write
+    them: runs shared across files count once, and the store holds what the row parser's store holds."""
+    paths = [str(write(tmp_path, fmt, ROWS)) for fmt in ("parquet", "csv", "jsonl")]
+    accepted = []
+
+    def spy(*args):
+        batch = validate_file(*args)
+        accepted.append(batch is not None)
+        return batch
+
+    results = []
+    for row_by_row in (False, True):
+        store = open_store(tmp_path / f"{row_by_row}.duckdb")
+        with mock.patch("lrrec.store.ingest.validate_file", side_effect=None if row_by_row else spy,
+                        return_value=None):
+            report = ingest(store, paths)
+        again = ingest(store, paths[:1])
+        con = duckdb.connect(str(store.path))
+        results.append(((report.rows, report.added, report.duplicates, again.added, again.duplicates),
+                        tables(con), con.execute("SELECT count(*) FROM ingest_batches").fetchone()))
+        con.close()
+    assert accepted == [True] * 3
+    assert results[0] == results[1]
+    rows, added, duplicates, added_again, duplicates_again = results[0][0]
+    assert rows == 3 * len(ROWS) and 4 <= added < rows and duplicates == 0  # each file holds 4 runs; some shared
+    assert (added_again, duplicates_again) == (0, 4) and results[0][2] == (added,)

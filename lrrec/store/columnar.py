@@ -245,7 +245,7 @@ class _Columns:
         low, high = LR_PARAM.valid
         source = f"CASE WHEN source IS NULL OR {str(self.parser.source_override).lower()} THEN ? ELSE source END"
         ref = "CASE WHEN _given_ref THEN source_ref ELSE ? || ':' || _line END"  # given (null stays null), or where
-        self.con.execute(f"""CREATE TABLE c AS SELECT *,
+        self.con.execute(f"""CREATE TABLE c AS SELECT * EXCLUDE (curves),
             coalesce(nullif(given_id, ''), sha256({content_sql()})) AS run_id, {source} AS run_source,
             {ref} AS run_ref, coalesce(created_at::TIMESTAMP, ?::TIMESTAMP) AS run_created
             FROM (SELECT *, sha256(config) AS config_id,
