@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from lrrec.errors import LrrecError
 from lrrec.store import ingest, open_store
-from lrrec.store.columnar import validate_file
+from lrrec.store.columnar import scratch_connection, validate_file
 from lrrec.store.ingest import _reader
 from lrrec.store.interchange import FIELDS, RowParser
 from lrrec.store.schema import migrate
@@ -73,8 +73,11 @@ def tables(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 def both_paths(path: Path, fmt: str, folder: Path) -> tuple[dict | None, dict | None]:
     """(the column-wise path's tables or None: declined, the row parser's tables or None: a row refused)."""
     parser = RowParser(fmt, text=fmt == "csv")
-    batch = validate_file(fmt, path, parser, folder)
-    fast = None if batch is None else tables(duckdb.connect(str(batch.path)))
+    scratch = scratch_connection(folder)
+    batch = validate_file(fmt, path, parser, scratch, folder)
+    if batch is not None:
+        scratch.execute(f"USE memory.{batch.schema}")
+    fast = None if batch is None else tables(scratch)
     try:
         slow_parser = RowParser(fmt, text=fmt == "csv")
         records = [slow_parser.parse(row, where) if not isinstance(row, LrrecError) else _raise(row)
@@ -151,3 +154,32 @@ def test_ingest_counts_runs_across_files_as_the_row_parser_does(tmp_path):
         again = ingest(store, [str(first)])
         assert (again.added, again.duplicates) == (0, 4)
     assert [(r.rows, r.added, r.duplicates) for r in reports] == [(10, 4, 0)] * 2
+
+
+def test_files_validated_column_wise_are_written_together_as_the_row_parser_writes_them(tmp_path):
+    """Each file's runs wait in their own schema of one in-memory DuckDB, and the store is attached to it to write
+    them: runs shared across files count once, and the store holds what the row parser's store holds."""
+    paths = [str(write(tmp_path, fmt, ROWS)) for fmt in ("parquet", "csv", "jsonl")]
+    accepted = []
+
+    def spy(*args):
+        batch = validate_file(*args)
+        accepted.append(batch is not None)
+        return batch
+
+    results = []
+    for row_by_row in (False, True):
+        store = open_store(tmp_path / f"{row_by_row}.duckdb")
+        with mock.patch("lrrec.store.ingest.validate_file", side_effect=None if row_by_row else spy,
+                        return_value=None):
+            report = ingest(store, paths)
+        again = ingest(store, paths[:1])
+        con = duckdb.connect(str(store.path))
+        results.append(((report.rows, report.added, report.duplicates, again.added, again.duplicates),
+                        tables(con), con.execute("SELECT count(*) FROM ingest_batches").fetchone()))
+        con.close()
+    assert accepted == [True] * 3
+    assert results[0] == results[1]
+    rows, added, duplicates, added_again, duplicates_again = results[0][0]
+    assert rows == 3 * len(ROWS) and 4 <= added < rows and duplicates == 0  # each file holds 4 runs; some shared
+    assert (added_again, duplicates_again) == (0, 4) and results[0][2] == (added,)

@@ -208,10 +208,13 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def copied(path: Path, timeout_s: float, into: duckdb.DuckDBPyConnection | None = None
+           ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A transaction on a copy of the store (or a new file) that replaces the store once it is committed.
 
-    The caller holds the exclusive lock. On any failure the copy is deleted: the store is as it was.
+    The caller holds the exclusive lock. On any failure the copy is deleted: the store is as it was. With `into`
+    (an in-memory connection holding validated data), the copy is attached to it as the current database instead
+    of opened on its own, so that data is inserted without leaving DuckDB; `into` is closed with the copy.
     """
     prefix = _SWAP_PREFIX.format(name=path.name)
     for leftover in path.parent.iterdir():  # a writer killed mid-copy (the lock says none is running)
@@ -228,7 +231,8 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
             _keep_owner_and_mode(path, copy)
         else:
             require_free_space(path.parent, MIN_FREE_BYTES)
-        with transaction_on(connect(copy, read_only=False, timeout_s=timeout_s), path, copy=True) as con:
+        con = connect(copy, read_only=False, timeout_s=timeout_s) if into is None else _attached(into, copy, path)
+        with transaction_on(con, path, copy=True) as con:
             yield con
         if sibling(copy, ".wal").exists():
             raise StoreError(f"cannot write store {path} (the new copy kept a write-ahead log); the store is "
@@ -243,6 +247,17 @@ def copied(path: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
         sibling(copy, ".wal").unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # the swap is done; this only hastens its durability
         _fsync(path.parent)
+
+
+def _attached(con: duckdb.DuckDBPyConnection, copy: Path, path: Path) -> duckdb.DuckDBPyConnection:
+    """`con` with the file `copy` attached as its current database (`store`)."""
+    try:
+        con.execute("ATTACH ? AS store", [str(copy)])
+        con.execute("USE store")
+    except duckdb.Error as exc:
+        con.close()
+        raise store_error(path, exc, copy=True) from None
+    return con
 
 
 def _fold_log(path: Path, timeout_s: float) -> None:

@@ -66,7 +66,8 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
 
     A store made before the table existed (schema version 2) gains it whole through its migration.
     """
-    if not count_of(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells'"):
+    if not count_of(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells' "
+                         "AND table_catalog = current_database() AND table_schema = current_schema()"):
         return
     if task_ids is None:
         con.execute("DELETE FROM cells")

@@ -57,7 +57,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, path: Path, folder: Path) ->
 def _screened_out(data: bytes, kind: str, lines: int) -> bool:
     """Whether the file holds what DuckDB and the row parser might read differently (or nothing)."""
     packed = data.translate(None, b" \t\r")
-    if not packed.strip() or b",}" in packed or b",]" in packed or b"\\u" in data:
+    if not packed or packed.isspace() or b",}" in packed or b",]" in packed or b"\\u" in data:
         return True
     if b"\n\n" in packed or packed.startswith(b"\n"):
         return True  # blank lines: the row parser skips them, and counts them
@@ -85,14 +85,14 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, plain: str, lines: int) -> Loade
     columns = dict.fromkeys(types, "JSON")
     if re.fullmatch(r"STRUCT\((\w+ JSON(, )?)+\)\[\]", curves):
         columns["curves"] = curves
-    con.execute("CREATE TEMP TABLE file AS SELECT * FROM read_json(?, format='newline_delimited', columns=?)",
+    con.execute("CREATE TABLE file AS SELECT * FROM read_json(?, format='newline_delimited', columns=?)",
                 [plain, columns])
     given = "false"
     if "source_ref" in columns:  # a null source_ref stays null, a missing one becomes file:line
-        con.execute("CREATE TEMP TABLE refs AS SELECT json_exists(json, '$.source_ref') AS given "
+        con.execute("CREATE TABLE refs AS SELECT json_exists(json, '$.source_ref') AS given "
                     "FROM read_json_objects(?, format='newline_delimited')", [plain])
         given = "(SELECT given FROM refs WHERE refs.rowid = file.rowid)"
-    con.execute(f"CREATE TEMP VIEW raw AS SELECT rowid AS _row, rowid + 1 AS _line, {given} AS _given_ref, * "
+    con.execute(f"CREATE VIEW raw AS SELECT rowid AS _row, rowid + 1 AS _line, {given} AS _given_ref, * "
                 f"FROM file")
     rows = _count(con, "raw")
     if rows != lines:
@@ -110,18 +110,18 @@ def _load_csv(con: duckdb.DuckDBPyConnection, text: str, lines: int) -> Loaded |
         return None  # blank rows, cells spanning lines and short rows: the row parser names them
     columns = list(zip(*rows))
     picks = ", ".join(f"unnest(${i}::VARCHAR[]) AS {name}" for i, name in enumerate(header, start=1))
-    con.execute(f"CREATE TEMP TABLE file AS SELECT {picks}", [list(column) for column in columns])
-    con.execute(f"CREATE TEMP VIEW raw AS SELECT rowid AS _row, rowid + 2 AS _line, {'source_ref' in header} AS "
+    con.execute(f"CREATE TABLE file AS SELECT {picks}", [list(column) for column in columns])
+    con.execute(f"CREATE VIEW raw AS SELECT rowid AS _row, rowid + 2 AS _line, {'source_ref' in header} AS "
                 f"_given_ref, * FROM file")
     return Loaded(dict.fromkeys(header, "text"), len(rows))
 
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, plain: str) -> Loaded | None:
-    con.execute("CREATE TEMP TABLE file AS SELECT * FROM read_parquet(?)", [plain])
+    con.execute("CREATE TABLE file AS SELECT * FROM read_parquet(?)", [plain])
     described = con.execute("SELECT column_name, data_type FROM information_schema.columns "
                             "WHERE table_name = 'file' ORDER BY ordinal_position").fetchall()
     columns = dict(described)
-    con.execute(f"CREATE TEMP VIEW raw AS SELECT rowid AS _row, rowid + 1 AS _line, {'source_ref' in columns} AS "
+    con.execute(f"CREATE VIEW raw AS SELECT rowid AS _row, rowid + 1 AS _line, {'source_ref' in columns} AS "
                 f"_given_ref, * FROM file")
     if not set(columns) <= set(FIELDS) or not _count(con, "raw"):
         return None

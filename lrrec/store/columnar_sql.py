@@ -59,20 +59,21 @@ def number_sql(expr: Sql, holds: str, kind: Number) -> tuple[Sql, Sql]:
 
 
 def build_points(con: duckdb.DuckDBPyConnection, holds: str | None) -> dict[str, str]:
-    """Make the view `pts` (`_row`, `_idx`, `_bad`, then one column per curve field the file has) of raw's curves;
+    """Make `pts` (`_row`, `_idx`, `_bad`, then one column per curve field the file has) of raw's curves (a table
+    where the points are parsed from JSON text, read twice);
     returns how each curve field is held. `cbad` lists the rows (`_row`) whose curves are not a list."""
     if holds is None:
-        con.execute("CREATE TEMP VIEW pts AS SELECT 0::BIGINT AS _row, 0::BIGINT AS _idx, false AS _bad WHERE false")
-        con.execute("CREATE TEMP VIEW cbad AS SELECT _row FROM raw WHERE false")
+        con.execute("CREATE VIEW pts AS SELECT 0::BIGINT AS _row, 0::BIGINT AS _idx, false AS _bad WHERE false")
+        con.execute("CREATE VIEW cbad AS SELECT _row FROM raw WHERE false")
         return {}
     if holds.endswith("[]"):  # a list of structs (Parquet; JSONL, whose points then hold raw JSON)
-        con.execute("CREATE TEMP VIEW cbad AS SELECT _row FROM raw WHERE false")
-        con.execute("""CREATE TEMP VIEW listed AS SELECT _row, unnest(curves) AS p,
+        con.execute("CREATE VIEW cbad AS SELECT _row FROM raw WHERE false")
+        con.execute("""CREATE VIEW listed AS SELECT _row, unnest(curves) AS p,
                        unnest(range(len(curves))) AS _idx FROM raw WHERE curves IS NOT NULL""")
         described = con.execute("DESCRIBE SELECT unnest(p) FROM listed").fetchall()
         fields = {name: "json" if kind == "JSON" else kind for name, kind, *_ in described}
         picks = "".join(f", p.{name} AS {name}" for name in fields)
-        con.execute(f"CREATE TEMP VIEW pts AS SELECT _row, _idx, p IS NULL AS _bad{picks} FROM listed")
+        con.execute(f"CREATE VIEW pts AS SELECT _row, _idx, p IS NULL AS _bad{picks} FROM listed")
         return fields
     if holds == "json":
         src, bad = "curves", "curves IS NOT NULL AND json_type(curves) NOT IN ('ARRAY', 'NULL')"
@@ -80,11 +81,11 @@ def build_points(con: duckdb.DuckDBPyConnection, holds: str | None) -> dict[str,
         empty = "curves IS NULL" + (" OR curves = ''" if holds == "text" else "")
         src = f"CASE WHEN {empty} THEN NULL WHEN json_valid(curves) THEN curves::JSON END"
         bad = f"NOT ({empty}) AND (NOT json_valid(curves) OR json_type(curves::JSON) <> 'ARRAY')"
-    con.execute(f"CREATE TEMP VIEW cbad AS SELECT _row FROM raw WHERE {bad}")
+    con.execute(f"CREATE VIEW cbad AS SELECT _row FROM raw WHERE {bad}")
     shape = ", ".join(f'"{name}": "JSON"' for name in CURVE_FIELDS)
     picks = ", ".join(f"p.{name} AS {name}" for name in CURVE_FIELDS)
     known = ", ".join(f"'{name}'" for name in CURVE_FIELDS)
-    con.execute(f"""CREATE TEMP VIEW pts AS
+    con.execute(f"""CREATE TABLE pts AS
         SELECT _row, _idx, json_type(j) <> 'OBJECT' OR NOT list_has_all([{known}], json_keys(j))
                    OR len(json_keys(j)) <> len(list_distinct(json_keys(j))) AS _bad, {picks}
         FROM (SELECT _row, _idx, j, json_transform(j, '{{{shape}}}') AS p
@@ -99,7 +100,7 @@ def curves_json_sql() -> Sql:
     text = {k: f"coalesce({k}::VARCHAR, 'null')" for k in CURVE_FIELDS}
     text["extra"] = "coalesce(extra, 'null')"
     point = ", ".join(f"'{',' if i else '{'}\"{k}\":', {text[k]}" for i, k in enumerate(sorted(CURVE_FIELDS)))
-    return f"concat('[', string_agg(concat({point}, '}}'), ',' ORDER BY _idx), ']')"
+    return f"concat('[', array_to_string(list(concat({point}, '}}') ORDER BY _idx), ','), ']')"  # string_agg: slower
 
 
 def content_sql() -> Sql:

@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from lrrec.errors import IngestError, InvalidValueError, LrrecError
-from lrrec.store.columnar import validate_file
+from lrrec.store.columnar import scratch_connection, validate_file
 from lrrec.store.deepobs import read_deepobs
 from lrrec.store.interchange import TABLE_SUFFIXES, RowParser, RunRecord
 from lrrec.store.store import Store
@@ -79,17 +81,28 @@ class InputFile:
 @dataclass
 class ValidatedInput:
     """Every target read and validated: the good records, the invalid rows (`where: reason`), the files; `parts`
-    holds the runs to write in input order: lists of records (read row by row) and DuckDB files of runs validated
-    column-wise, kept in `scratch` until written (`add_validated` removes it)."""
+    holds the runs to write in input order: lists of records (read row by row) and the schemas of `con` (an
+    in-memory DuckDB spilling to the folder `scratch`) holding runs validated column-wise, kept until written
+    (`add_validated` discards them)."""
 
     records: list[RunRecord]
     problems: list[str]
     files: list[InputFile]
-    parts: list[list[RunRecord] | Path] = field(default_factory=list)
+    parts: list[list[RunRecord] | str] = field(default_factory=list)
     scratch: Path | None = None
+    con: duckdb.DuckDBPyConnection | None = None
+
+    def batch_space(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        """`con` and `scratch`, made on first use."""
+        if self.con is None or self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="lrrec-ingest-"))
+            self.con = scratch_connection(self.scratch)
+        return self.con, self.scratch
 
     def discard(self) -> None:
-        """Remove the column-wise validated files."""
+        """Drop the column-wise validated runs."""
+        if self.con is not None:
+            self.con.close()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -156,10 +169,9 @@ def _read_target(target: str, fmt: str, source: str | None, optuna_options: dict
         raise InvalidValueError("--study/--schedule/--task/--metric apply only to Optuna storages")
     parser = RowParser(source or kind, text=kind == "csv", source_override=source is not None)
     if kind in ("jsonl", "csv", "parquet") and os.path.isfile(target):
-        validated.scratch = validated.scratch or Path(tempfile.mkdtemp(prefix="lrrec-ingest-"))
-        batch = validate_file(kind, Path(target), parser, validated.scratch)
+        batch = validate_file(kind, Path(target), parser, *validated.batch_space())
         if batch is not None:
-            validated.parts.append(batch.path)
+            validated.parts.append(batch.schema)
             validated.files.append(InputFile(target, kind, batch.rows))
             return
     start = len(validated.records)
@@ -193,7 +205,7 @@ def add_validated(store: Store, validated: ValidatedInput) -> IngestReport:
     """Add the validated runs as one ingest batch (all or nothing); the report `lrrec ingest` prints."""
     batch = f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     try:
-        added, duplicates = store.add_parts(validated.parts, batch_id=batch)
+        added, duplicates = store.add_parts(validated.parts, batch_id=batch, scratch=validated.con)
     finally:
         validated.discard()
     return IngestReport(str(store.path), validated.files, sum(f.rows for f in validated.files), added, duplicates,

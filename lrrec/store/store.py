@@ -149,10 +149,11 @@ class Store:
                 yield con
 
     @contextmanager
-    def bulk_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A transaction on a copy that replaces the store once complete: a failure leaves it as it was."""
+    def bulk_transaction(self, into: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on a copy that replaces the store once complete: a failure leaves it as it was. With
+        `into`, the copy is attached to that connection (`access.copied`)."""
         with file_lock(self.path, exclusive=True, timeout_s=self.lock_timeout_s), \
-                copied(self.path, self.lock_timeout_s) as con:
+                copied(self.path, self.lock_timeout_s, into) as con:
             yield con
 
     def ensure_schema(self) -> None:
@@ -193,10 +194,12 @@ class Store:
         with self.bulk_transaction() if copy_first else self.transaction() as con:
             return write_records(con, records, batch_id)
 
-    def add_parts(self, parts: Sequence[list[RunRecord] | Path], batch_id: str) -> tuple[int, int]:
-        """Write the runs of an ingest (`writer.write_parts`) as one batch, all or nothing (on a copy of the store,
-        swapped in once committed); returns (added, already present)."""
-        with self.bulk_transaction() as con:
+    def add_parts(self, parts: Sequence[list[RunRecord] | str], batch_id: str,
+                  scratch: duckdb.DuckDBPyConnection | None = None) -> tuple[int, int]:
+        """Write the runs of an ingest (`writer.write_parts`; schema names are batches in `scratch`, which this
+        closes) as one batch, all or nothing (on a copy of the store, swapped in once committed); returns (added,
+        already present)."""
+        with self.bulk_transaction(scratch) as con:
             return write_parts(con, parts, batch_id)
 
     def begin_run(self, record: RunRecord) -> None:

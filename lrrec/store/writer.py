@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -49,9 +48,10 @@ def write_records(con: duckdb.DuckDBPyConnection, records: Iterable[RunRecord],
 def task_row(task: TaskFingerprint) -> dict[str, Any]:
     """A `tasks` table row: one column per feature plus the canonical JSON."""
     data = task.to_dict()
+    fingerprint = canonical_json(data)  # `task.to_json()`, without building the dict again
     data.pop("extra")
     data["input_shape"] = None if task.input_shape is None else canonical_json(task.input_shape)
-    return {"task_id": task.task_id, **data, "fingerprint": task.to_json()}
+    return {"task_id": task.task_id, **data, "fingerprint": fingerprint}
 
 
 def schedule_row(config: ScheduleConfig, config_id: str) -> dict[str, Any]:
@@ -84,6 +84,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
     if not rows:
         return
     columns = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                          "AND table_catalog = current_database() AND table_schema = current_schema() "
                           "ORDER BY ordinal_position", [table]).fetchall()
     selects = [f"unnest(${i}::VARCHAR[])::JSON" if kind == "JSON" else f"unnest(${i}::{kind}[])"
                for i, (_, kind) in enumerate(columns, start=1)]
@@ -92,18 +93,17 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
     con.execute(f"{verb} INTO {table} SELECT {', '.join(selects)}", params)
 
 
-def write_parts(con: duckdb.DuckDBPyConnection, parts: Sequence[list[RunRecord] | Path],
+def write_parts(con: duckdb.DuckDBPyConnection, parts: Sequence[list[RunRecord] | str],
                 batch_id: str | None = None) -> tuple[int, int]:
     """`write_records` over parts in order (the first of the runs sharing a run_id wins): lists of records, and
-    DuckDB files of runs validated column-wise (`columnar.ColumnarBatch.path`); (added, duplicates)."""
+    schemas of the in-memory database `memory` holding runs validated column-wise (`columnar.ColumnarBatch`);
+    (added, duplicates)."""
     con.execute("CREATE TEMP TABLE seen (run_id VARCHAR)")
     added = 0
     for part in parts:
-        if isinstance(part, Path):
-            con.execute("ATTACH ? AS batch (READ_ONLY)", [str(part)])
-            con.execute("INSERT INTO seen SELECT run_id FROM batch.runs")
-            added += _write_batch(con, batch_id)
-            con.execute("DETACH batch")
+        if isinstance(part, str):
+            con.execute(f"INSERT INTO seen SELECT run_id FROM memory.{part}.runs")
+            added += _write_batch(con, f"memory.{part}", batch_id)
         else:
             con.execute("INSERT INTO seen SELECT unnest(?::VARCHAR[])", [[r.run_id for r in part]])
             added += write_records(con, part, batch_id)[0]
@@ -112,15 +112,16 @@ def write_parts(con: duckdb.DuckDBPyConnection, parts: Sequence[list[RunRecord] 
     return added, unique - added
 
 
-def _write_batch(con: duckdb.DuckDBPyConnection, batch_id: str | None) -> int:
-    con.execute("CREATE TEMP TABLE fresh AS SELECT run_id, task_id, config_id FROM batch.runs "
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: str, batch_id: str | None) -> int:
+    """Add the runs of the column-wise batch in schema `batch` that the store lacks; returns how many."""
+    con.execute(f"CREATE TEMP TABLE fresh AS SELECT run_id, task_id, config_id FROM {batch}.runs "
                 "ANTI JOIN runs USING (run_id)")
-    con.execute("INSERT OR IGNORE INTO tasks SELECT * FROM batch.tasks "
+    con.execute(f"INSERT OR IGNORE INTO tasks SELECT * FROM {batch}.tasks "
                 "WHERE task_id IN (SELECT task_id FROM fresh)")
-    con.execute("INSERT OR IGNORE INTO schedules SELECT * FROM batch.schedules "
+    con.execute(f"INSERT OR IGNORE INTO schedules SELECT * FROM {batch}.schedules "
                 "WHERE config_id IN (SELECT config_id FROM fresh)")
-    con.execute("INSERT INTO runs SELECT * FROM batch.runs SEMI JOIN fresh USING (run_id)")
-    con.execute("INSERT INTO curves SELECT * FROM batch.curves SEMI JOIN fresh USING (run_id)")
+    con.execute(f"INSERT INTO runs SELECT * FROM {batch}.runs SEMI JOIN fresh USING (run_id)")
+    con.execute(f"INSERT INTO curves SELECT * FROM {batch}.curves SEMI JOIN fresh USING (run_id)")
     refresh_cells(con, [task_id for (task_id,) in con.execute("SELECT DISTINCT task_id FROM fresh").fetchall()])
     if batch_id is not None:
         con.execute("INSERT INTO ingest_batches SELECT run_id, ?, ? FROM fresh", [batch_id, utc_now()])
