@@ -211,35 +211,47 @@ def load_experience(store: Store, near: Near | None = None) -> Experience:
     """The store's scored cells (its `cells` table, kept up to date as runs land) with their tasks; with `near`
     (given every task and the ids of those with scored cells: the ids to read whole), the other tasks as
     `Distant` summaries, so that the cost follows the tasks that matter rather than the store's size."""
-    tasks: dict[str, TaskFingerprint] = {}
-    configs: dict[str, tuple[str, str, float, str, str, str, bool]] = {}
-
-    def parse(rows: ExperienceRows) -> None:
-        tasks.update({task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in rows.tasks})
-        configs.update({config_id: (name, family, lr, arm_key(name, params, warmup), arm_key(name, params, None),
-                                    shape_of(name, params), warmup is not None and json.loads(warmup) is not None)
-                        for config_id, name, family, lr, params, warmup in rows.schedules})
-
-    def select(rows: ExperienceRows, scored: set[str], near: Near) -> Selection:
-        parse(rows)
-        return Selection(near(tasks, scored), {c: (f[5], f[4], f[6]) for c, f in configs.items()})
-
+    reading = _Reading()
     if near is None:
         rows = store.experience_rows()
-        parse(rows)
+        reading.parse(rows)
     else:
-        rows = store.experience_rows(lambda read, scored: select(read, scored, near))
+        def select(read: ExperienceRows, scored: set[str]) -> Selection:
+            reading.parse(read)
+            return Selection(near(reading.tasks, scored), reading.facts())
 
-    def cell(task_id: str, config_id: str, optimizer: str, batch_size: int | None, epochs: int | None,
-             metric_name: str, direction: str, metric: float | None, n_finished: int, n_diverged: int, source: str,
-             proposed: bool, ref: str | None, score: float) -> Cell:
-        name, family, lr, arm, bare, shape, has_warmup = configs[config_id]
-        return Cell(task_id, config_id, name, family, lr, arm, optimizer, batch_size, epochs, metric_name, direction,
-                    metric, n_finished, n_diverged, source, proposed, ref, shape, has_warmup, bare, score)
-
+        rows = store.experience_rows(select)
     distant: dict[str, Distant] = {}
     for row in rows.distant_bests:
-        distant.setdefault(row[0], Distant([], [])).bests.append(cell(*row))
+        distant.setdefault(row[0], Distant([], [])).bests.append(reading.cell(row))
     for task_id, optimizer, gain in rows.distant_gains:
         distant[task_id].warmups.append((optimizer, gain))
-    return Experience(tasks, [cell(*row) for row in rows.cells], scored=True, distant=distant)
+    return Experience(reading.tasks, [reading.cell(row) for row in rows.cells], scored=True, distant=distant)
+
+
+@dataclass
+class _Reading:
+    """The tasks and schedule configs of one read of the store, and the cells its rows become."""
+
+    tasks: dict[str, TaskFingerprint] = field(default_factory=dict)
+    configs: dict[str, tuple[str, str, float, str, str, str, bool]] = field(default_factory=dict)
+
+    def parse(self, rows: ExperienceRows) -> None:
+        """The tasks (completed from the catalog) and each config's name, family, LR, arm, arm without warmup,
+        shape and whether it has a warmup (few configs, many cells: each built once)."""
+        self.tasks = {task_id: complete(TaskFingerprint.from_dict(json.loads(fp))) for task_id, fp in rows.tasks}
+        self.configs = {config_id: (name, family, lr, arm_key(name, params, warmup), arm_key(name, params, None),
+                                    shape_of(name, params), warmup is not None and json.loads(warmup) is not None)
+                        for config_id, name, family, lr, params, warmup in rows.schedules}
+
+    def facts(self) -> dict[str, tuple[str, str, bool]]:
+        """Per config: its shape, arm without warmup and whether it has one (`cells.Selection.facts`)."""
+        return {config_id: (c[5], c[4], c[6]) for config_id, c in self.configs.items()}
+
+    def cell(self, row: tuple[Any, ...]) -> Cell:
+        """A `cells.CELL_COLUMNS` row as a `Cell`."""
+        (task_id, config_id, optimizer, batch_size, epochs, metric_name, direction, metric, n_finished, n_diverged,
+         source, proposed, ref, score) = row
+        name, family, lr, arm, bare, shape, has_warmup = self.configs[config_id]
+        return Cell(task_id, config_id, name, family, lr, arm, optimizer, batch_size, epochs, metric_name, direction,
+                    metric, n_finished, n_diverged, source, proposed, ref, shape, has_warmup, bare, score)
