@@ -1,4 +1,4 @@
-"""The DuckDB store: location, schema and migrations, the run API, export/import, literature prior."""
+"""The DuckDB store: location, schema and migrations, the run API, export/import, bundled literature results."""
 
 import json
 from pathlib import Path

@@ -45,7 +45,7 @@ class LrrecGroup(click.Group):
             result = super().invoke(ctx)
             if ctx.parent is None and _NEW_STORE in ctx.meta:  # said once the command has done its work
                 click.echo(f"created a new store at {ctx.meta[_NEW_STORE]} (with the bundled corpus and literature "
-                           f"prior)", err=True)
+                           f"results)", err=True)
             return result
         except LrrecError as exc:
             raise click.ClickException(str(exc)) from None
