@@ -96,6 +96,22 @@ def test_store_check_finds_runs_whose_rows_disagree(healthy, tmp_path):
     assert check_store(path).problems == ["1 curve points without their run"]
 
 
+def test_store_check_finds_cells_that_disagree_with_their_runs_and_repair_rebuilds_them(healthy, tmp_path):
+    path = tmp_path / "s.duckdb"
+    path.write_bytes(healthy.read_bytes())
+    con = duckdb.connect(str(path))  # runs changed behind lrrec's back: the cells no longer match
+    changed = con.execute("UPDATE runs SET final_metric = final_metric / 2 WHERE source = 'literature' "
+                          "AND final_metric > 0.9").fetchone()[0]
+    con.close()
+    from lrrec.store.check import check_store
+
+    (problem,) = check_store(path).problems
+    assert changed > 0 and problem.endswith("cells that differ from what their runs aggregate to "
+                                            "(`lrrec store repair` rebuilds them)")
+    assert run("store", "repair", "--store", str(path)).exit_code == 0
+    assert check_store(path).ok
+
+
 def test_only_another_programs_lock_is_waited_for(healthy):
     from lrrec.store.access import connect
 

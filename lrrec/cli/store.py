@@ -92,7 +92,8 @@ def store_export(out: str, fmt: str | None, experiment: str, source: str | None,
 @store_option
 @json_option
 def store_repair(store_path: str | None, as_json: bool) -> None:
-    """Mark stale runs (running, but their process is gone) interrupted, keeping what they logged."""
+    """Mark stale runs (running, but their process is gone) interrupted, keeping what they logged, and rebuild the
+    recommender's cells from the runs."""
     from lrrec.store.upkeep import repair
 
     fixed = repair(open_cli_store(store_path, reading=True, announce=not as_json))

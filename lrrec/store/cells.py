@@ -117,3 +117,15 @@ def distant_sql() -> tuple[str, str]:
              f"(WHERE NOT warm) FROM distant GROUP BY {_GROUP}, bare HAVING bool_or(warm) AND NOT bool_and(warm) "
              f"ORDER BY task_id, min(config_id)")
     return bests, gains
+
+
+def stale_cells_sql() -> str:
+    """How many cells differ from a rebuild from the runs (a key on one side only, a count, source, reference or
+    flag that differs, or an outcome or score more than 1e-9 apart): 0 unless the runs were changed behind lrrec."""
+    keys = " AND ".join(f"k.{c} IS NOT DISTINCT FROM b.{c}" for c in CELL_COLUMNS[:7])
+    same = " AND ".join([*(f"k.{c} IS NOT DISTINCT FROM b.{c}" for c in ("n_finished", "n_diverged", "source",
+                                                                         "proposed", "ref")),
+                         *(f"coalesce(abs(k.{c} - b.{c}) <= 1e-9, k.{c} IS NULL AND b.{c} IS NULL)"
+                           for c in ("metric", "score"))])
+    return (f"SELECT count(*) FROM cells k FULL JOIN ({scored_cells_sql()}) b ON {keys} "
+            f"WHERE k.task_id IS NULL OR b.task_id IS NULL OR NOT ({same})")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from lrrec.store.access import StoreDamagedError, check_store_file, count_of
+from lrrec.store.cells import stale_cells_sql
 from lrrec.store.store import Store, require_existing
 
-TABLES = ("meta", "tasks", "schedules", "runs", "curves")
+TABLES = ("meta", "tasks", "schedules", "runs", "curves", "cells")
 _CROSS_CHECKS = {
     "runs without their task": "SELECT count(*) FROM runs WHERE task_id NOT IN (SELECT task_id FROM tasks)",
     "runs without their schedule config": "SELECT count(*) FROM runs WHERE config_id NOT IN "
@@ -17,6 +18,7 @@ _CROSS_CHECKS = {
     "curve points without their run": "SELECT count(*) FROM curves WHERE run_id NOT IN (SELECT run_id FROM runs)",
     "finished runs without a final metric": "SELECT count(*) FROM runs WHERE status = 'finished' "
                                             "AND final_metric IS NULL",
+    "cells that differ from what their runs aggregate to (`lrrec store repair` rebuilds them)": stale_cells_sql(),
 }
 
 

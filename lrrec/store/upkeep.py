@@ -74,13 +74,15 @@ def _alive(pid: int) -> bool:
 
 
 def repair(store: Store) -> list[StaleRun]:
-    """Mark every stale run `interrupted` (keeping what it logged, its note saying why); returns them."""
+    """Mark every stale run `interrupted` (keeping what it logged, its note saying why) and rebuild the cells
+    table from the runs (in case they were changed behind lrrec); returns the stale runs."""
     with store.transaction() as con:
         stale = stale_runs(con)
         for run in stale:
             con.execute("""UPDATE runs SET status = 'interrupted', notes = concat_ws('; ', notes, ?)
                            WHERE run_id = ?""", [f"marked interrupted by lrrec store repair: {run.reason}", run.run_id])
             con.execute("DELETE FROM run_owners WHERE run_id = ?", [run.run_id])
+        refresh_cells(con)
     return stale
 
 
