@@ -8,7 +8,8 @@ Every input starts from a valid row (or result file, or study) and gets nasty ra
 call also holds at least one row that is certainly invalid, so exit status 1 is always the right answer and a
 rejected ingest never writes: one store serves the whole module. The rows generated are counted, per test and in
 total (the last test), so the 10,000 is checked rather than claimed. `@example`s keep the inputs that once
-crashed or hung lrrec (each marked "found").
+crashed or hung lrrec (each marked "found"). The inputs are the same on every run (derandomized);
+`LRREC_FUZZ=explore` draws new ones and `LRREC_FUZZ_EXAMPLES=K` runs K times as many (see tests/fuzzing.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import duckdb
 import optuna
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, example, given, settings
+from fuzzing import fuzz_settings
+from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import strategies as st
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -52,7 +54,7 @@ MIN_ROWS = 10_000  # per run of this module, over the five formats (the SQLite t
 ROWS: Counter[str] = Counter()  # rows generated and ingested, by format
 HANG_S = 10  # one `lrrec ingest` call taking longer than this is a hang (they take 0.02-0.5 s)
 # no shrinking: an input of 30-60 rows shrinks for minutes; the failing input is printed whole instead
-SETTINGS = {"deadline": None, "derandomize": False, "print_blob": True,
+SETTINGS = {"deadline": None, "print_blob": True,
             "phases": [Phase.explicit, Phase.reuse, Phase.generate],
             "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.large_base_example]}
@@ -283,7 +285,7 @@ def test_the_starting_points_are_valid():
 def test_jsonl(fuzz, inputs):
     path = inputs / "fuzz.jsonl"
 
-    @settings(max_examples=90, **SETTINGS)
+    @fuzz_settings(90, **SETTINGS)
     @given(spec=interchange_file(), tail=st.sampled_from(["\n", "", "\n\n", "\r\n"]),
            junk=st.sampled_from([b"", b"\xff\xfe", b"\xed\xa0\x80", b"{\"task\": \"\xc3\"}"]))
     @example(spec=([mutated_row([(("schedule_object", "family"), '"a\\nb"')]),  # found: a message of two lines
@@ -319,7 +321,7 @@ def csv_cells(row: object, raw: dict[str, str]) -> dict[str, str] | str:
 def test_csv(fuzz, inputs):
     path = inputs / "fuzz.csv"
 
-    @settings(max_examples=75, **SETTINGS)
+    @fuzz_settings(75, **SETTINGS)
     @given(spec=interchange_file(NASTY_CELLS, unknown_fields=False, field_weight=4), surrogate=st.booleans())
     @example(spec=([mutated_row([(("field", "lr"), "9" * 100_000 + "x")])], CERTAINLY_INVALID[0], 1),
              surrogate=False)  # found: the number check was quadratic in a cell's length (minutes per cell)
@@ -369,7 +371,7 @@ def write_parquet(rows: list, jsonl: Path, out: Path) -> None:
 def test_parquet(fuzz, inputs):
     jsonl, path = inputs / "parquet-source.ndjson", inputs / "fuzz.parquet"
 
-    @settings(max_examples=60, **SETTINGS)
+    @fuzz_settings(60, **SETTINGS)
     @given(spec=interchange_file(unknown_fields=False))
     def run(spec):
         rows = with_invalid(*spec)
@@ -473,7 +475,7 @@ def test_deepobs(fuzz, inputs):
     folder.mkdir()
     invalid = {k: v for k, v in DEEPOBS_BASE.items() if k != "testproblem"}
 
-    @settings(max_examples=75, **SETTINGS)
+    @fuzz_settings(75, **SETTINGS)
     @given(files=st.lists(st.lists(DEEPOBS_EDITS, min_size=1, max_size=3), min_size=15, max_size=40),
            at=st.integers(0, 40))
     @example(files=[[("patch", {"num_epochs": 10**12, **dict.fromkeys(_SERIES)})]], at=0)  # found: ran out of memory
@@ -498,7 +500,8 @@ OPTUNA_TRIALS = 40  # trials in each base study
 
 def lrrec_study(storage: object) -> None:
     """A real lrrec-style study in `storage`; its last trial is certainly invalid (seed "abc"), the others valid."""
-    study = optuna.create_study(study_name="fuzz", direction="maximize", storage=storage)
+    study = optuna.create_study(study_name="fuzz", direction="maximize", storage=storage,
+                                sampler=optuna.samplers.TPESampler(seed=0))  # the same study on every run
     study.set_user_attr("lrrec.task", TASK_OBJECT)
     study.set_user_attr("lrrec.schedule", "step")
     study.set_user_attr("lrrec.metric", {"name": "val_accuracy", "direction": "max"})
@@ -645,7 +648,7 @@ def test_optuna_journal(fuzz, inputs, journal):
     companion.write_text(json.dumps(CERTAINLY_INVALID[0]) + "\n")  # the call fails even if the journal is fine
     protected = _last_trial_lines(journal)
 
-    @settings(max_examples=60, **SETTINGS)
+    @fuzz_settings(60, **SETTINGS)
     @given(edits=st.lists(JOURNAL_EDITS, min_size=1, max_size=6))
     @example(edits=[("second_study", 0, "null")])  # found: tracebacks, each of these
     @example(edits=[("second_study", 0, '"a\\nb"')])
@@ -707,7 +710,7 @@ def test_optuna_sqlite(fuzz, inputs, sqlite_study):
     path, companion = inputs / "fuzz-study.db", inputs / "companion-sqlite.jsonl"
     companion.write_text(json.dumps(CERTAINLY_INVALID[0]) + "\n")  # the call fails even if the storage is fine
 
-    @settings(max_examples=40, **SETTINGS)
+    @fuzz_settings(40, **SETTINGS)
     @given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from(SQL_VALUES)),
                           min_size=1, max_size=4))
     @example(edits=[(("trials", "state"), 0, "BOGUS")])  # found: tracebacks from Optuna loading the trials
@@ -732,7 +735,7 @@ SQLITE_TABLES = ["studies", "trials", "version_info", "alembic_version", "trial_
 def test_sqlite_that_is_not_an_optuna_storage(fuzz, inputs):
     path = inputs / "fuzz.db"
 
-    @settings(max_examples=25, **SETTINGS)
+    @fuzz_settings(25, **SETTINGS)
     @given(tables=st.lists(st.tuples(st.sampled_from(SQLITE_TABLES),
                                      st.lists(st.sampled_from(["study_id", "study_name", "trial_id", "number",
                                                                "state", "value", "x"]), min_size=1, max_size=4,
