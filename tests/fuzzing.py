@@ -1,4 +1,4 @@
-"""Hypothesis settings for the fuzz tests: the same inputs on every run, unless asked to explore.
+"""Hypothesis settings for the property and fuzz tests: the same inputs on every run, unless asked to explore.
 
 By default each fuzz test is derandomized (its inputs follow from its source code), so CI and every checkout try
 the same inputs and a red run is a change to lrrec or the test, never a new random find. To look for new bugs:

@@ -16,7 +16,8 @@ from unittest import mock
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import fuzz_settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from lrrec.errors import LrrecError
@@ -121,7 +122,7 @@ NASTY = ["1e999", "-1", "0", "1.5", "3.0", "1e300", str(2**63), str(2**63 - 1), 
 OUTCOMES: Counter[tuple[str, str]] = Counter()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["jsonl", "csv", "parquet"]), st.integers(0, len(ROWS) - 2),
        st.sampled_from(sorted(FIELDS)), st.sampled_from(NASTY))
 def test_a_row_either_lands_the_same_or_goes_to_the_row_parser(tmp_path_factory, fmt, index, key, raw):

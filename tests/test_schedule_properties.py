@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from fuzzing import fuzz_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lrrec.schedules import (
@@ -22,7 +23,7 @@ seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=25, deadline=None)
+@fuzz_settings(25, deadline=None)
 @given(total=budgets, seed=seeds)
 def test_sampled_configs_are_valid_finite_nonnegative_and_deterministic(name, total, seed):
     config = sample_config(name, np.random.default_rng(seed))
@@ -48,7 +49,7 @@ def test_default_config_is_valid_and_peaks_at_the_initial_lr(name):
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_specs() if not s.includes_warmup])
-@settings(max_examples=25, deadline=None)
+@fuzz_settings(25, deadline=None)
 @given(total=budgets, frac=st.floats(0.01, 0.5), start=st.floats(0.0, 1.0), kind=st.sampled_from(["linear", "constant"]))
 def test_warmup_starts_where_configured_and_reaches_the_peak(name, total, frac, start, kind):
     plain = ScheduleConfig.create(name, lr=1.0)
@@ -68,7 +69,7 @@ def test_warmup_starts_where_configured_and_reaches_the_peak(name, total, frac, 
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_specs() if s.includes_warmup and "warmup_frac" in s.params])
-@settings(max_examples=25, deadline=None)
+@fuzz_settings(25, deadline=None)
 @given(total=budgets, frac=st.floats(0.02, 0.3))
 def test_builtin_warmups_reach_the_peak_at_the_end_of_the_warmup(name, total, frac):
     config = ScheduleConfig.create(name, lr=1.0, params={"warmup_frac": frac})
