@@ -210,20 +210,21 @@ def test_cli_suggest_text_says_when_it_falls_back(tmp_path):
         "   adjusted: fallback default: warmup_cosine, lr 0.1 at batch 128 rescaled to batch 32"]
 
 
-def test_suggest_by_name_opens_the_store_once_the_task_is_known(tmp_path):
+def test_suggest_by_name_opens_the_store_once_the_name_is_checked(tmp_path):
     opened = []
 
     def store():
         opened.append(tmp_path / "s.duckdb")
         return open_store(opened[-1])
 
-    with pytest.raises(LrrecError, match="unknown model 'vgg'"):
-        suggest_by_name(store, "cifar100", "vgg", None)
     with pytest.raises(LrrecError, match="--probe trains the task"):
         suggest_by_name(store, "cifar10", "wrn", None, probe=True)
-    assert not opened
+    assert not opened  # wrong options open no store
+    with pytest.raises(LrrecError, match="unknown model 'vgg'.*nor does the store .* hold runs of cifar100/vgg"):
+        suggest_by_name(store, "cifar100", "vgg", None)
+    assert len(opened) == 1  # a name the catalog lacks is looked for in the store
     rec = suggest_by_name(store, "cifar100", "wrn", None, top=2, batch_size=256)
-    assert len(opened) == 1 and rec.task["name"] == "cifar100/wrn-28-10" and rec.batch_size == 256
+    assert len(opened) == 2 and rec.task["name"] == "cifar100/wrn-28-10" and rec.batch_size == 256
     assert len(rec.suggestions) == 2
 
 
@@ -360,3 +361,24 @@ def test_the_task_line_shows_classes_only_for_a_classification_task():
     assert _task_line({**task, "task_kind": "regression"}) == "task d/m: samples 1,000, params 5,000"
     assert _task_line({**task, "task_kind": "classification", "n_classes": 10}) == \
         "task d/m: samples 1,000, classes 10, params 5,000"
+
+
+def test_suggest_by_a_name_only_the_store_knows_uses_the_stored_task(tmp_path):
+    path = tmp_path / "s.duckdb"
+    store = open_store(path)
+    task = {"name": "mydigits/mlp96", "dataset": "mydigits", "model": "mlp96", "n_train": 1437, "n_classes": 10,
+            "input_numel": 64, "n_params": 7210, "depth": 2}
+    rows = tmp_path / "runs.jsonl"
+    rows.write_text("".join(json.dumps({"task": task, "schedule": name, "lr": 0.1, "epochs": 5, "seed": 0,
+                                        "metric_name": "val_accuracy", "final_metric": acc}) + "\n"
+                            for name, acc in (("cosine", 0.93), ("step", 0.9), ("constant", 0.85))))
+    ingest(store, [str(rows)])
+    out = CliRunner().invoke(cli, ["suggest", "--dataset", "MyDigits", "--model", "mlp96", "--store", str(path),
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    rec = json.loads(out.output)
+    assert rec["task"]["name"] == "mydigits/mlp96" and rec["task"]["n_params"] == 7210
+    assert rec["nearest_tasks"][0]["task"] == "mydigits/mlp96"
+    wrong = CliRunner().invoke(cli, ["suggest", "--dataset", "mydigitz", "--model", "mlp96", "--store", str(path)])
+    (line,) = wrong.output.strip().splitlines()
+    assert wrong.exit_code != 0 and "unknown dataset 'mydigitz'" in line and "nor does the store" in line

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from lrrec.errors import InvalidValueError
+from lrrec.errors import InvalidValueError, LrrecError, UnknownNameError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.optimizers import DEFAULT_LR, optimizer_class
 from lrrec.recommender.experience import Experience, load_experience
@@ -149,16 +149,31 @@ def suggest_by_name(open_store: Callable[[], Any], dataset: str | None, model: s
                     optimizer: str = "sgd", batch_size: int | None = None, epochs: int | None = None, top: int = 3,
                     probe: bool = False, data_root: str | None = None) -> Recommendation:
     """`lrrec suggest`: `suggest_for_task` for the task named by `dataset` and `model` or by `task` (see
-    `target_fingerprint`), with `probe` at the LR of a range test on `task`. `open_store` is called once the task
-    is known, so a mistyped name opens (or makes) no store."""
+    `target_fingerprint`, or else a task of that dataset and model in the store), with `probe` at the LR of a range
+    test on `task`. `open_store` is called once the name is checked against the catalog (and, for a name the
+    catalog lacks, the store)."""
     range_test = None
     if probe:
         if not task:
             raise InvalidValueError("--probe trains the task for a few steps, so it needs --task (a built-in task or "
                                     "module:function), not catalog --dataset/--model")
         range_test = RangeProbe(task, batch_size=batch_size, optimizer=optimizer, data_root=data_root)
-    target = target_fingerprint(dataset, model, task, data_root)
-    return suggest_for_task(open_store(), target, task, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
+    try:
+        target = target_fingerprint(dataset, model, task, data_root)
+        store = open_store()
+    except UnknownNameError as unknown:  # not in the catalog: a task whose runs the user brought, perhaps
+        if task or not dataset or not model:
+            raise
+        try:
+            store = open_store()
+        except LrrecError:  # no store to look in: the catalog's answer stands
+            raise unknown from None
+        found = store.stored_task(dataset, model)
+        if found is None:
+            raise UnknownNameError(f"{unknown.args[0]} (nor does the store {store.path} hold runs of "
+                                   f"{dataset}/{model})") from None
+        target = found
+    return suggest_for_task(store, target, task, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
                             top=top, probe=range_test)
 
 

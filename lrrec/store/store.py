@@ -243,6 +243,15 @@ class Store:
                            distant_bests=con.execute(bests, selection.parameters()).fetchall(),
                            distant_gains=con.execute(gains, selection.parameters()).fetchall())
 
+    def stored_task(self, dataset: str, model: str) -> TaskFingerprint | None:
+        """The fingerprint of the task of this dataset and model (case aside) with the most runs, if any."""
+        with self.transaction(write=False) as con:
+            row = con.execute("""SELECT t.fingerprint FROM tasks t LEFT JOIN runs r USING (task_id)
+                                 WHERE lower(t.dataset) = lower(?) AND lower(t.model) = lower(?)
+                                 GROUP BY t.task_id, t.fingerprint ORDER BY count(r.run_id) DESC, t.task_id LIMIT 1""",
+                              [dataset, model]).fetchone()
+        return None if row is None else TaskFingerprint.from_dict(json.loads(row[0]))
+
     def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
         """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, read in one transaction."""
         with self.transaction(write=False) as con:
