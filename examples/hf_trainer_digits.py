@@ -49,6 +49,8 @@ def main() -> None:
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(y))
     cut = args.train_size
+    if not 0 < cut <= 1400:
+        parser.error("--train-size must be 1..1400 (the samples from 1400 on validate)")
     train, val = DigitTokens(x[order[:cut]], y[order[:cut]]), DigitTokens(x[order[1400:]], y[order[1400:]])
     torch.manual_seed(0)
     config = BertConfig(vocab_size=18, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

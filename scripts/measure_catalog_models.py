@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lrrec.runners.measure import model_features
-from lrrec.runners.models import WideResNet
+from lrrec.runners.models import CifarResNet18, WideResNet
 
 CIFAR, IMAGENET = (3, 32, 32), (3, 224, 224)
 
@@ -249,11 +249,13 @@ BUILDERS: dict[str, tuple[Callable[[int], nn.Module], tuple[int, ...], int]] = {
     **{f"preresnet-{d}": ((lambda c, d=d: PreActResNet(d, c)), CIFAR, 10) for d in (20, 56, 110)},
     "resnet-50-cifar": (lambda c: PreActResNet(50, c, head_bias=False), CIFAR, 10),
     "densenet-bc-100-12": (lambda c: DenseNetBC(100, 12, c), CIFAR, 10),
+    "resnet-18": (CifarResNet18, CIFAR, 10),
     "resnet-18-imagenet": (lambda c: torchvision("resnet18", c), IMAGENET, 1000),
     "resnet-50": (lambda c: torchvision("resnet50", c), IMAGENET, 1000),
     "resnet-101": (lambda c: torchvision("resnet101", c), IMAGENET, 1000),
     "alexnet": (CaffeNet, (3, 227, 227), 1000),
     "googlenet": (GoogLeNet, IMAGENET, 1000),
+    "efficientnet-b0": (lambda c: torchvision("efficientnet_b0", c), IMAGENET, 1000),
     "vit-b-16": (lambda c: torchvision("vit_b_16", c), IMAGENET, 1000),
 }
 

@@ -4,6 +4,7 @@ models on scikit-learn's digits, record their epochs, and the next `lrrec.sugges
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def run_example(script: str, *args: str) -> str:
 def user_task(store: Path, name: str) -> TaskFingerprint:
     (row,) = [t for t in open_store(store).tasks() if t["name"] == name]
     return TaskFingerprint.from_dict({k: v for k, v in row.items() if k not in ("task_id", "fingerprint")}
-                                     | {"input_shape": eval(row["input_shape"]) if row["input_shape"] else None})
+                                     | {"input_shape": json.loads(row["input_shape"]) if row["input_shape"] else None})
 
 
 def check_recorded_and_suggested(store: Path, name: str, epochs: int, metric: str, optimizer: str = "sgd") -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 
+import mlflow
 import pytest
 import torch
 from click.testing import CliRunner
@@ -21,7 +22,6 @@ import lrrec
 from lrrec.cli import cli
 from lrrec.store.store import open_store
 
-mlflow = pytest.importorskip("mlflow")
 EPOCHS = 3
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lrrec.catalog import catalog_fingerprint
@@ -80,6 +82,11 @@ def test_coverage_counts_held_out_outcomes_inside_their_intervals():
         low, high = predict(estimates, cell, settings).interval(settings.sd_scale)
         inside += low <= cell.score <= high
     assert result.covered == inside and result.cells == 3
+    no_width = evaluate_group(training, global_default(training), "b", "p2", group, experience,
+                              dataclasses.replace(settings, sd_scale=0.0))
+    wide = evaluate_group(training, global_default(training), "b", "p2", group, experience,
+                          dataclasses.replace(settings, sd_scale=100.0))
+    assert no_width.covered == 0 and wide.covered == 3  # zero-width intervals hold no outcome, huge ones all
     assert result.regret["lrrec"] == pytest.approx(1.0 - group[0].score)  # it follows task a: cosine first
     assert set(result.spearman) == {"lrrec", "expert_order"}
 

@@ -148,6 +148,7 @@ def test_leave_one_source_out_holds_out_every_row_of_a_paper(tmp_path, monkeypat
     monkeypatch.setattr(evaluation, "evaluate_group", spy)
     report = evaluation.evaluate(experience=experience)
     assert len({r.origin for r in report.literature}) >= 8 and report.own
+    assert len(seen_training) == len(report.own) + len(report.literature)  # the spy saw every group
     for task_id, origin, training in seen_training:
         assert task_id not in training.by_task  # the held-out task itself, own or published
         if origin != "own":  # and every other table of its paper
