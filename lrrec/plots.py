@@ -83,6 +83,8 @@ def plot_schedules(configs: Sequence[ScheduleConfig], total_steps: int, out: str
 def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
     """Top-1 normalised regret per method over the held-out groups, one panel per evaluation (the `lrrec evaluate`
     figure): boxes show the spread, not just the median."""
+    from lrrec.recommender.evaluate import BASELINES
+
     plt = pyplot()
 
     panels = [(key, title) for key, title in (("own", "leave-one-task-out (own)"),
@@ -90,7 +92,7 @@ def plot_regrets(report: dict, out: str | os.PathLike[str]) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels):
         groups = [g for g in report["groups"] if (g["origin"] == "own") == (key == "own")]
-        methods = ["lrrec", "expert_order", "global_default", "random"]
+        methods = ["lrrec", *BASELINES]
         ax.boxplot([[g["regret"][m] for g in groups if m in g["regret"]] for m in methods], showmeans=True)
         ax.set_xticks(range(1, len(methods) + 1), methods, rotation=20, fontsize=8)
         ax.set_ylabel("normalised regret of the top-1 pick")

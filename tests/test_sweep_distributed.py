@@ -74,3 +74,20 @@ def _victim_of(storage, study: str, workers: list[subprocess.Popen]) -> optuna.t
             return running[0]
         time.sleep(0.1)
     raise AssertionError("no cell was seen running")
+
+
+def test_a_shared_sweep_trains_with_its_budget_options_and_refuses_a_worker_with_others(tmp_path):
+    from click.testing import CliRunner
+
+    from lrrec.cli import cli
+
+    url, store = str(tmp_path / "sweep.journal"), tmp_path / "w.duckdb"
+    grid = ["--tasks", "wine/mlp", "--schedules", "cosine", "--lr-grid", "0.1", "--seeds", "1", "--epochs", "2",
+            "--storage", url, "--study", "wd", "--store", str(store), "--quiet"]
+    first = CliRunner().invoke(cli, ["sweep", *grid, "--weight-decay", "0.01"])
+    assert first.exit_code == 0, first.output
+    (run,) = open_store(store).runs(source="lrrec")
+    assert json.loads(run["optimizer_params"])["weight_decay"] == 0.01
+    other = CliRunner().invoke(cli, ["sweep", *grid, "--weight-decay", "0.5"])
+    (line,) = other.output.strip().splitlines()
+    assert other.exit_code != 0 and "other budget options" in line and "--weight-decay" in line

@@ -164,6 +164,13 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
     if names == ["families"]:
         names = list(FAMILY_DEFAULTS.values())
     grid = [parse_float(v, "--lr-grid") for v in split_list(lr_grid)] if lr_grid else None
+    if (storage is None) != (study_name is None) or (storage and population):
+        raise InvalidValueError("give --storage and --study together (a shared sweep trains one cell at a time: "
+                                "no --population)")
+    if storage:
+        from lrrec.tuning.job import check_storage_url
+
+        check_storage_url(storage)
     store = open_cli_store(store_path, announce=not as_json)
     lines: list[dict[str, Any]] = []
 
@@ -176,14 +183,11 @@ def sweep_command(task_names: str, schedule_names: str, seeds: int, lr_grid: str
                        f"lr {summary['schedule']['lr']:<8.4g} seed {summary['seed']}  {summary['metric']} "
                        f"{final}  {summary['wall_time_s']:.3g} s")
 
-    if (storage is None) != (study_name is None) or (storage and population):
-        raise InvalidValueError("give --storage and --study together (a shared sweep trains one cell at a time: "
-                                "no --population)")
     try:
         plan = SweepPlan(tasks=split_list(task_names), schedules=names, seeds=seeds, lr_grid=grid, epochs=epochs,
                          batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
                          data_root=data_root, device=device, population=population, progress=not quiet)
-        if storage and study_name:
+        if storage and study_name:  # both or neither, checked above
             from lrrec.tuning.cells import sweep_cells
 
             sweep_cells(store, plan, storage, study_name, heartbeat_s=heartbeat_s, on_result=report)

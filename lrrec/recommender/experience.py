@@ -1,8 +1,8 @@
 """The recommender's view of the store: one `Cell` per (task, schedule config, budget), seeds aggregated.
 
-The store aggregates its runs into cells in one query (fast on 100,000 runs); tasks whose features it lacks
-(literature rows name only "dataset/model") are completed from the catalog. Cells compare only within their
-group: one task (a literature task is one paper's table), metric, budget, batch size and optimizer.
+The store keeps its cells up to date as runs land (`lrrec.store.cells`) and this module reads them; tasks whose
+features it lacks (literature rows name only "dataset/model") are completed from the catalog. Cells compare only
+within their group: one task (a literature task is one paper's table), metric, budget, batch size and optimizer.
 """
 
 from __future__ import annotations

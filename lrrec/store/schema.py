@@ -56,6 +56,7 @@ _V3 = [
 ]
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+CELLS_VERSION = 3  # the first version with the cells table
 SCHEMA_VERSION = len(MIGRATIONS)
 
 def schema_version(con: Any) -> int:

@@ -41,13 +41,15 @@ def sweep_cells(store: Store, plan: SweepPlan, storage_url: str, study_name: str
     from lrrec.schedules import ScheduleConfig
 
     cells = [{"task": task, "config": config.to_dict(), "seed": seed} for task, config, seed in sweep_grid(plan)]
+    options: dict[str, Any] = {"epochs": plan.epochs, "batch_size": plan.batch_size, "optimizer": plan.optimizer,
+                               "momentum": plan.momentum, "weight_decay": plan.weight_decay}
     storage = open_storage(storage_url)
-    study_id = _open(storage, study_name, cells)
+    study_id = _open(storage, study_name, cells, options)
     results = []
     while (trial := _claim(storage, study_id, heartbeat_s)) is not None:
         cell = trial.user_attrs["lrrec.cell"]
         task = get_task(cell["task"])
-        budget = budget_for(task, plan.epochs, plan.batch_size, plan.optimizer, plan.momentum)
+        budget = budget_for(task, **options)
         storage.set_trial_user_attr(trial._trial_id, "lrrec.worker", f"{socket.gethostname()}:{os.getpid()}")
         with _Heartbeat(storage, trial._trial_id, heartbeat_s):
             result = run_one(store, task, ScheduleConfig.from_dict(cell["config"]), budget, cell["seed"],
@@ -60,8 +62,9 @@ def sweep_cells(store: Store, plan: SweepPlan, storage_url: str, study_name: str
     return results
 
 
-def _open(storage: Any, name: str, cells: list[dict[str, Any]]) -> int:
-    """The study's id: created with every cell enqueued, or joined once its creator has enqueued them."""
+def _open(storage: Any, name: str, cells: list[dict[str, Any]], options: dict[str, Any]) -> int:
+    """The study's id: created with every cell enqueued and the budget `options` recorded, or joined once its
+    creator has enqueued them (with the same grid and options)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -69,15 +72,15 @@ def _open(storage: Any, name: str, cells: list[dict[str, Any]]) -> int:
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name)
-        _wait_for_cells(study, name, cells)
+        _wait_for_cells(study, name, cells, options)
         return study._study_id
     for cell in cells:
         study.enqueue_trial({}, user_attrs={"lrrec.cell": cell})
-    study.set_user_attr("lrrec.sweep", {"cells": len(cells)})
+    study.set_user_attr("lrrec.sweep", {"cells": len(cells), "options": options})
     return study._study_id
 
 
-def _wait_for_cells(study: Any, name: str, cells: list[dict[str, Any]]) -> None:
+def _wait_for_cells(study: Any, name: str, cells: list[dict[str, Any]], options: dict[str, Any]) -> None:
     deadline = time.monotonic() + CREATE_WAIT_S
     while "lrrec.sweep" not in study.user_attrs:
         if time.monotonic() > deadline:
@@ -86,8 +89,21 @@ def _wait_for_cells(study: Any, name: str, cells: list[dict[str, Any]]) -> None:
         time.sleep(1.0)
     enqueued = {json.dumps(t.user_attrs.get("lrrec.cell"), sort_keys=True) for t in study.get_trials(deepcopy=False)}
     if any(json.dumps(cell, sort_keys=True) not in enqueued for cell in cells):
-        raise LrrecError(f"study {name} holds another sweep's grid; run the same --tasks, --schedules, --lr-grid, "
-                         f"--seeds and budget options, or use another --study")
+        raise LrrecError(f"study {name} holds another sweep's grid; run the same --tasks, --schedules, --lr-grid "
+                         f"and --seeds, or use another --study")
+    if (theirs := study.user_attrs["lrrec.sweep"].get("options")) != options:
+        raise LrrecError(f"study {name} trains with other budget options ({theirs}, here {options}); run the same "
+                         f"--epochs, --batch-size, --optimizer, --momentum and --weight-decay, or use another --study")
+
+
+def _take(storage: Any, trial_id: int) -> bool:
+    """Move a waiting trial to running; False when another worker took it first (or has finished it since)."""
+    import optuna
+
+    try:
+        return bool(storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
 
 
 def _claim(storage: Any, study_id: int, heartbeat_s: int) -> Any:
@@ -98,8 +114,7 @@ def _claim(storage: Any, study_id: int, heartbeat_s: int) -> Any:
     while True:
         trials = storage.get_all_trials(study_id, deepcopy=False)
         for trial in trials:
-            if trial.state == TrialState.WAITING and storage.set_trial_state_values(trial._trial_id,
-                                                                                  TrialState.RUNNING):
+            if trial.state == TrialState.WAITING and _take(storage, trial._trial_id):
                 return storage.get_trial(trial._trial_id)
         running = [t for t in trials if t.state == TrialState.RUNNING]
         if not running:

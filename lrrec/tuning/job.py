@@ -37,6 +37,11 @@ class TuneJob:
     out: str | None = None  # the folder for the figures and summary, checked before any trial runs
     heartbeat_s: int = TRIAL_HEARTBEAT_S  # RDB storages: see `open_storage`
 
+    @property
+    def beats(self) -> bool:
+        """Whether its trials send heartbeats (an RDB storage): a dead worker's trial is then failed and retried."""
+        return is_rdb(self.storage)
+
     @classmethod
     def for_task(cls, task: str, *, schedule: str | None = None, families: str | None = None,
                  study: str | None = None, storage: str | None = None, out: str | None = None,
@@ -70,6 +75,18 @@ def resolve_schedules(schedule: str | None, families: str | None) -> tuple[str, 
     return tuple(dict.fromkeys(names))
 
 
+def is_rdb(url: str) -> bool:
+    """Whether a storage URL names an RDB (sqlite://, postgresql://, ...) rather than a journal file."""
+    return "://" in url
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse a storage that is neither an RDB URL nor a journal file by its name."""
+    if not is_rdb(url) and not url.endswith(JOURNAL_SUFFIXES):
+        raise InvalidValueError(f"--storage {url}: give a journal file ending in {', '.join(JOURNAL_SUFFIXES)} "
+                                f"or an RDB URL such as sqlite:///study.db or postgresql://host/db")
+
+
 def open_storage(url: str, heartbeat_s: int | None = None) -> Any:
     """An Optuna storage: a journal file (path ending .log/.journal/.jsonl) or an RDB URL (sqlite://, postgresql://).
 
@@ -80,7 +97,7 @@ def open_storage(url: str, heartbeat_s: int | None = None) -> Any:
     from optuna.storages import JournalStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
 
-    if "://" in url:
+    if is_rdb(url):
         beats: dict[str, Any] = {} if heartbeat_s is None else {
             "heartbeat_interval": heartbeat_s, "grace_period": 3 * heartbeat_s,
             "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
@@ -91,9 +108,7 @@ def open_storage(url: str, heartbeat_s: int | None = None) -> Any:
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many ways to fail on a URL
             raise InvalidValueError(f"--storage {url}: cannot open it ({type(exc).__name__}: {exc}); check the "
                                     f"URL and install its driver (e.g. pip install 'psycopg[binary]')") from None
-    if not url.endswith(JOURNAL_SUFFIXES):
-        raise InvalidValueError(f"--storage {url}: give a journal file ending in {', '.join(JOURNAL_SUFFIXES)} "
-                                f"or an RDB URL such as sqlite:///study.db or postgresql://host/db")
+    check_storage_url(url)
     Path(url).parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(url))
 

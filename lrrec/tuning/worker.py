@@ -1,5 +1,6 @@
 """Workers: each pulls trials from the shared study and trains them with a real runner, recording every run in
-the store. `run_workers` starts them as processes (`python -m lrrec.tuning.worker JOB N_TRIALS TIMEOUT`)."""
+the store. `run_workers` starts them as processes (`python -m lrrec.tuning.worker JOB N_TRIALS TIMEOUT LOCK`,
+LOCK the `ClaimLock` file the workers of one `lrrec tune` share)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
         deadline = None if timeout is None else time.monotonic() + timeout
         while not interrupted:
             claim.acquire()
-            left = _trials_to_start(study, n_trials)
+            left = _trials_to_start(study, n_trials, job.beats)
             remaining = None if deadline is None else deadline - time.monotonic()
             if left is None or (remaining is not None and remaining <= 0):
                 claim.release()
@@ -122,7 +123,7 @@ def run_worker(job: TuneJob, n_trials: int | None, timeout: float | None,
         raise KeyboardInterrupt
 
 
-def _trials_to_start(study: Any, n_trials: int) -> int | None:
+def _trials_to_start(study: Any, n_trials: int, beating: bool) -> int | None:
     """How many trials the study still lacks of `n_trials` (a failed trial that was retried counts as its retry,
     a running one as done); 0 while it is full but a trial is still running on a storage with heartbeats (its
     worker may have died: once the heartbeat marks it failed and retries it, a waiting worker runs the retry);
@@ -131,10 +132,8 @@ def _trials_to_start(study: Any, n_trials: int) -> int | None:
 
     from optuna.exceptions import ExperimentalWarning
     from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
-    from optuna.storages._heartbeat import is_heartbeat_enabled
     from optuna.trial import TrialState
 
-    beating = is_heartbeat_enabled(study._storage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         if beating:
@@ -176,7 +175,8 @@ def _wait_for(job: TuneJob, workers: list[subprocess.Popen], poll: Callable[[], 
         for worker in workers:
             worker.wait()
         raise
-    if any(code > 0 for code in codes):  # a worker killed by a signal (< 0) had its trial retried by the others
+    # a worker killed by a signal (< 0) had its trial retried by the others, where trials send heartbeats
+    if any(code > 0 or (code < 0 and not job.beats) for code in codes):
         raise LrrecError(f"a tuning worker failed (exit codes {codes}); rerun the same command to resume "
                          f"study {job.study}")
 
