@@ -132,3 +132,16 @@ def test_an_optimizer_at_another_lr_is_rescaled_with_a_warning_never_silently():
             make_scheduler(other, ScheduleConfig.create("cosine", lr=0.1), 100)
         _, same = _model_and_optimizer(lr=0.1)
         make_scheduler(same, ScheduleConfig.create("cosine", lr=0.1), 100)  # equal LRs: no warning
+
+
+def test_an_optimizer_without_a_positive_lr_is_one_error_for_the_scheduler_and_the_hf_callback():
+    from torch.optim.lr_scheduler import LambdaLR
+
+    from lrrec.hooks.hf_trainer import LrrecTrainerCallback
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    config = ScheduleConfig.create("cosine", lr=0.1)
+    with pytest.raises(InvalidValueError, match="positive default lr"):
+        make_scheduler(optimizer, config, 10)
+    with pytest.raises(InvalidValueError, match="positive default lr"):  # the Trainer's learning_rate=0
+        LrrecTrainerCallback()._follow(LambdaLR(optimizer, lambda _: 1.0), optimizer, config, 10)

@@ -23,6 +23,7 @@ from transformers import TrainerCallback
 from lrrec.errors import InvalidValueError, LrOverrideWarning
 from lrrec.hooks.recording import RecordingSettings, begin_run, optimizer_name, schedule_for
 from lrrec.schedules.config import ScheduleConfig
+from lrrec.schedules.torch_adapter import reference_lr
 from lrrec.suggestions import resolve_store
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class LrrecTrainerCallback(TrainerCallback, RecordingSettings):
             raise InvalidValueError(f"LrrecTrainerCallback sets the schedule through the Trainer's LambdaLR "
                                     f"(lr_scheduler_type='linear', the default), not a {type(scheduler).__name__}; "
                                     f"or pass install_schedule=False to only record")
-        reference = float(optimizer.defaults["lr"])
+        reference = reference_lr(optimizer)
         if not math.isclose(reference, config.lr, rel_tol=1e-9):
             warnings.warn(LrOverrideWarning(
                 f"the Trainer's learning_rate {reference:g} differs from the schedule's {config.lr:g}; the schedule "

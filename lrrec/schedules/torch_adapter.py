@@ -26,6 +26,14 @@ from lrrec.schedules.config import ScheduleConfig
 from lrrec.schedules.plateau import PlateauTracker
 
 
+def reference_lr(optimizer: Optimizer) -> float:
+    """The optimizer's default lr, which parameter groups' LRs are scaled from; refused unless positive."""
+    reference = optimizer.defaults.get("lr")
+    if not reference or float(reference) <= 0:
+        raise InvalidValueError("the optimizer needs a positive default lr to scale parameter groups from")
+    return float(reference)
+
+
 class ScheduleLR(LRScheduler):
     """An `LRScheduler` that follows `config` over a budget of `total_steps` steps."""
 
@@ -36,10 +44,8 @@ class ScheduleLR(LRScheduler):
         self.total_steps = int(total_steps)
         self.warmup_steps = config.warmup_steps(self.total_steps)
         self.plateau: PlateauTracker | None = config.plateau_tracker()
-        reference = optimizer.defaults.get("lr")
-        if not reference:
-            raise InvalidValueError("the optimizer needs a positive default lr to scale parameter groups from")
-        if last_epoch == -1 and not math.isclose(float(reference), config.lr, rel_tol=1e-9):
+        reference = reference_lr(optimizer)
+        if last_epoch == -1 and not math.isclose(reference, config.lr, rel_tol=1e-9):
             warnings.warn(LrOverrideWarning(
                 f"the optimizer's lr {float(reference):g} differs from the schedule's {config.lr:g}; the schedule "
                 f"sets the LR (peak {config.lr:g}), each parameter group keeping its ratio to the optimizer's lr"),
