@@ -6,14 +6,19 @@ schedule, an LR grid, 5 % diverged. Printed beside, in the same run: `lrrec --he
 in-process: what each suggest did before the store kept its `cells` table (aggregating every run,
 `cells.scored_cells_sql()`), reading every scored cell, and what suggest reads now (the tasks near the target
 whole, the others as summaries).
-Run: python benchmarks/bench_recommender.py [--runs N [N ...]]
+With `--against DIR` (another lrrec source tree, e.g. `git worktree add /tmp/lrrec-before <commit>`), that lrrec's
+`suggest` and `store info` are timed on the same stores, alternating with this one's (a store made by that
+lrrec; this lrrec reads its own copy, migrated by a warm-up call).
+Run: python benchmarks/bench_recommender.py [--runs N [N ...]] [--against DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,8 +68,37 @@ def best_of(work: Callable[[], object], repeats: int = 3) -> float:
     return best
 
 
-def process(*args: str) -> Callable[[], object]:
-    return lambda: subprocess.run([LRRECS, *args], check=True, capture_output=True)
+def process(*args: str, source: Path | None = None) -> Callable[[], object]:
+    """`lrrec ARGS` as a new process: this lrrec, or the one in the source tree `source`."""
+    if source is None:
+        return lambda: subprocess.run([LRRECS, *args], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    return lambda: subprocess.run([sys.executable, "-m", "lrrec", *args], check=True, capture_output=True, env=env,
+                                  cwd=source)
+
+
+def alternating(this: Callable[[], object], other: Callable[[], object], repeats: int = 5) -> tuple[float, float]:
+    """Best wall times of two commands run in turn (so that both see the same machine)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for work, out in ((this, times[0]), (other, times[1])):
+            out.append(best_of(work, repeats=1))
+    return min(times[0]), min(times[1])
+
+
+def compare(n: int, folder: Path, source: Path) -> None:
+    """This lrrec against the one in `source`, on a store of `n` runs that lrrec made (this one reads a copy)."""
+    rows, theirs, ours = folder / f"runs-{n}.jsonl", folder / f"before-{n}.duckdb", folder / f"now-{n}.duckdb"
+    write_rows(rows, n)
+    process("ingest", str(rows), "--store", str(theirs), source=source)()
+    rows.unlink()
+    shutil.copyfile(theirs, ours)
+    for args in (["suggest", "--dataset", "cifar100", "--model", "wrn"], ["store", "info"]):
+        process(*args, "--store", str(ours))()  # warm-up (and this lrrec's migration of its copy)
+        now, before = alternating(process(*args, "--store", str(ours)),
+                                  process(*args, "--store", str(theirs), source=source))
+        print(f"{n:>9,} runs: `lrrec {' '.join(args)}` {now:.2f} s, the lrrec in {source}: {before:.2f} s "
+              f"({before / now:.2f}x)")
 
 
 def measure(n: int, folder: Path) -> None:
@@ -73,9 +107,11 @@ def measure(n: int, folder: Path) -> None:
     store = open_store(store_path)
     ingest(store, [str(rows)])
     rows.unlink()
-    startup = best_of(process("--help"))
-    suggest = best_of(process("suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path)))
-    info = best_of(process("store", "info", "--store", str(store_path)))
+    process("suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path))()  # warm-up
+    startup = best_of(process("--help"), repeats=5)
+    suggest = best_of(process("suggest", "--dataset", "cifar100", "--model", "wrn", "--store", str(store_path)),
+                      repeats=5)
+    info = best_of(process("store", "info", "--store", str(store_path)), repeats=5)
     con = duckdb.connect(str(store_path), read_only=True)
     try:
         aggregate = best_of(lambda: con.execute(scored_cells_sql()).fetchall())
@@ -95,10 +131,15 @@ def measure(n: int, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, nargs="+", default=[100_000, 1_000_000])
-    sizes = parser.parse_args().runs
+    parser.add_argument("--against", type=Path, default=None, help="another lrrec source tree to time beside")
+    options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
+        for n in options.runs:
             measure(n, Path(tmp))
+            if options.against is not None:
+                compare(n, Path(tmp), options.against.resolve())
+            for leftover in Path(tmp).iterdir():
+                leftover.unlink()
 
 
 if __name__ == "__main__":

@@ -83,6 +83,18 @@ class TaskFingerprint:
             values["input_shape"] = list(values["input_shape"])
         return cls(**values)
 
+    @classmethod
+    def from_stored(cls, text: str) -> TaskFingerprint:
+        """A fingerprint from the JSON the store keeps: `to_json` of a checked one is read without checking each
+        field again (`lrrec suggest` reads hundreds); anything else goes through `from_dict`."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.keys() != _FIELD_NAMES:
+            return cls.from_dict(data)
+        task = object.__new__(cls)
+        for key, value in data.items():
+            object.__setattr__(task, key, value)
+        return task
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, every field present."""
         return asdict(self)
@@ -95,3 +107,6 @@ class TaskFingerprint:
     def task_id(self) -> str:
         """SHA-256 of the canonical JSON: equal fingerprints share it."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(TaskFingerprint))

@@ -57,3 +57,28 @@ def test_the_user_api_loads_torch_only_to_measure_or_train(tmp_path):
     out = subprocess.run([sys.executable, "-c", USER_API_SCRIPT], capture_output=True, text=True, check=True,
                          env={**os.environ, "LRREC_STORE": str(tmp_path / "store.duckdb")})
     assert out.stdout.strip() == ""
+
+
+READ_COMMANDS_SCRIPT = """
+import sys
+from click.testing import CliRunner
+from lrrec.cli import cli
+store = sys.argv[1]
+for args in (["suggest", "--dataset", "cifar100", "--model", "wrn", "--store", store], ["store", "info", "--store", store]):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, (args, result.output)
+print("numpy" in sys.modules)
+from lrrec.schedules import ScheduleConfig
+print(ScheduleConfig.create("cosine", lr=0.1).lrs([0, 50], 100).tolist(), "numpy" in sys.modules)
+"""
+
+
+def test_suggest_and_store_info_start_without_numpy(tmp_path):
+    """The schedules import numpy when one is first evaluated (`lrrec.schedules.lazy_numpy`), so the commands that
+    only read the store start without it; a schedule evaluated afterwards imports it and computes as before."""
+    store = tmp_path / "store.duckdb"
+    subprocess.run([sys.executable, "-m", "lrrec", "store", "init", "--store", str(store)], check=True,
+                   capture_output=True)
+    out = subprocess.run([sys.executable, "-c", READ_COMMANDS_SCRIPT, str(store)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split("\n")[:2] == ["False", "[0.1, 0.05] True"]

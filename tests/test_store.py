@@ -108,8 +108,10 @@ def test_newer_schema_is_refused_and_other_files_are_reported(tmp_path):
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(StoreError, match="version 99.*upgrade lrrec"):
-        open_store(path)
+    store = open_store(path)  # the version is checked by the first transaction, on its own connection
+    for use in (store.runs, store.info, lambda: store.add_records([])):
+        with pytest.raises(StoreError, match="version 99.*upgrade lrrec"):
+            use()
     (tmp_path / "notes.txt").write_text("not a database\n" * 100)
     with pytest.raises(StoreError, match="notes.txt is not an lrrec store"):
         open_store(tmp_path / "notes.txt")

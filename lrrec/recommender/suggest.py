@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lrrec.errors import InvalidValueError, LrrecError, UnknownNameError
 from lrrec.fingerprint import TaskFingerprint
 from lrrec.optimizers import DEFAULT_LR, optimizer_class
-from lrrec.recommender.experience import Experience, load_experience
+from lrrec.recommender.experience import Experience, collector_paused, load_experience
 from lrrec.recommender.ranking import (
     NEAREST,
     REFERENCE_BATCH,
@@ -72,6 +72,7 @@ class Recommendation:
         return {**out, "suggestions": [{**asdict(s), "config": s.config.to_dict()} for s in self.suggestions]}
 
 
+@collector_paused()  # until the cells are freed on return: they are many, and form no reference cycles
 def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batch_size: int | None = None,
             epochs: int | None = None, top: int = 3, settings: ModelSettings = ModelSettings(),
             experience: Experience | None = None, only: tuple[str, ...] | None = None) -> Recommendation:
@@ -79,23 +80,24 @@ def suggest(store: Any, target: TaskFingerprint, *, optimizer: str = "sgd", batc
 
     `only` restricts the suggestions to some schedules (with one schedule: its top configs, not one per schedule).
     """
-    experience = experience or load_experience(store, near_tasks(target, settings))
-    estimates = estimate(experience, target, optimizer, batch_size, settings, epochs)
-    nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:NEAREST]
-    nearest_rows = [{"task": experience.tasks[tid].name, "source": experience.origin(tid), "similarity": round(w, 4),
-                     "cells": len(experience.by_task[tid])} for w, tid in nearest]
-    rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
-    if not nearest or nearest[0][0] < MIN_SIMILARITY:
-        return _without_similar_tasks(rec, estimates, experience.n_tasks, top, only, settings)
-    ranked = _ranked(estimates, top, only)
-    for i, est in enumerate(ranked):
-        following = ranked[i + 1] if i + 1 < len(ranked) else None
-        rec.suggestions.append(_suggestion(i + 1, (est, following), estimates, experience, target,
-                                           (optimizer, batch_size, epochs), settings))
-    evidence = [e for s in rec.suggestions for e in s.evidence]
-    ids = store.run_ids([e["runs"] for e in evidence])  # one read for every suggestion's evidence
-    for e in evidence:
-        e["runs"] = ids[e["runs"]]
+    with store.reading():  # one connection and snapshot for the experience and the evidence's run ids
+        experience = experience or load_experience(store, near_tasks(target, settings))
+        estimates = estimate(experience, target, optimizer, batch_size, settings, epochs)
+        nearest = sorted(((w, tid) for tid, w in estimates.weights.items()), reverse=True)[:NEAREST]
+        nearest_rows = [{"task": experience.tasks[tid].name, "source": experience.origin(tid),
+                         "similarity": round(w, 4), "cells": len(experience.by_task[tid])} for w, tid in nearest]
+        rec = Recommendation(target.to_dict(), optimizer, batch_size, epochs, [], nearest_rows)
+        if not nearest or nearest[0][0] < MIN_SIMILARITY:
+            return _without_similar_tasks(rec, estimates, experience.n_tasks, top, only, settings)
+        ranked = _ranked(estimates, top, only)
+        for i, est in enumerate(ranked):
+            following = ranked[i + 1] if i + 1 < len(ranked) else None
+            rec.suggestions.append(_suggestion(i + 1, (est, following), estimates, experience, target,
+                                               (optimizer, batch_size, epochs), settings))
+        evidence = [e for s in rec.suggestions for e in s.evidence]
+        ids = store.run_ids([e["runs"] for e in evidence])  # one read for every suggestion's evidence
+        for e in evidence:
+            e["runs"] = ids[e["runs"]]
     return rec
 
 

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from lrrec.errors import InvalidValueError, unknown_name
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import real, resolve
 from lrrec.schedules.plateau import PlateauTracker
 from lrrec.schedules.registry import ScheduleSpec, get_spec

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import choice, fractions, integer, real
 from lrrec.schedules.registry import ScheduleSpec, register
 from lrrec.schedules.units import steps_of

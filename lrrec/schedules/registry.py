@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from lrrec.errors import unknown_name
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import Param
 
 FAMILIES: tuple[str, ...] = ("constant", "piecewise", "smooth", "cyclical", "warmup")
@@ -17,7 +16,7 @@ FAMILY_DEFAULTS: dict[str, str] = {"constant": "constant", "piecewise": "step", 
                                    "cyclical": "sgdr", "warmup": "warmup_cosine"}
 
 # multiplier(t, T, params) -> array of multipliers of the initial LR, one per step in `t`
-Formula = Callable[[np.ndarray, int, Mapping[str, Any]], np.ndarray]
+Formula = Callable[["np.ndarray", int, Mapping[str, Any]], "np.ndarray"]
 
 
 @dataclass(frozen=True)

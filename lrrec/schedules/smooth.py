@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import final_factor, flag, integer, min_lr_ratio, real
 from lrrec.schedules.registry import ScheduleSpec, register
 from lrrec.schedules.units import steps_of
@@ -84,15 +83,15 @@ register(ScheduleSpec(
 
 
 # --- linear-cosine with noise -----------------------------------------------------------------------------
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MASK = 0xFFFFFFFFFFFFFFFF  # as np.uint64 where used
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a counter-based hash, so the noise at step t is a pure function of (seed, t)."""
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(_MASK)
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(_MASK)
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(_MASK)
         return x ^ (x >> np.uint64(31))
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from lrrec.schedules.config import LR_PARAM, ScheduleConfig
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import Param, TrialLike, draw_all
 from lrrec.schedules.registry import get_spec
 from lrrec.schedules.warmup import WARMUP_PARAMS

@@ -10,9 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from lrrec.errors import InvalidValueError
+from lrrec.schedules.lazy_numpy import np
 
 
 def steps_of(fraction: float, total_steps: int, minimum: int = 0) -> int:

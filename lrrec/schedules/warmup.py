@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from lrrec.errors import InvalidValueError
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import choice, real
 
 WARMUP_KINDS: tuple[str, ...] = ("linear", "constant")
@@ -27,7 +26,7 @@ WARMUP_PARAMS = {
                                 valid=(0.0, 1.0), search=(0.0, 0.5), condition=("warmup", WARMUP_KINDS)),
 }
 
-MainSchedule = Callable[[np.ndarray, int], np.ndarray]
+MainSchedule = Callable[["np.ndarray", int], "np.ndarray"]
 
 
 def apply_warmup(main: MainSchedule, t: np.ndarray, total_steps: int, warmup_steps: int, kind: str,

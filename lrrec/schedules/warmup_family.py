@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from lrrec.errors import InvalidValueError
+from lrrec.schedules.lazy_numpy import np
 from lrrec.schedules.params import Param, choice, flag, min_lr_ratio, real
 from lrrec.schedules.registry import ScheduleSpec, register
 from lrrec.schedules.smooth import cosine_shape, floored, progress

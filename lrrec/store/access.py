@@ -290,3 +290,11 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the current database and schema of `con` hold table `name` (the catalog, not information_schema,
+    which is slower to read)."""
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = "
+                      "current_database() AND schema_name = current_schema()", [name]).fetchone()
+    return bool(row and row[0])

@@ -12,12 +12,11 @@ aggregating every run on each call.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
-from lrrec.store.access import count_of
+from lrrec.store.access import has_table
 
 CELL_COLUMNS = ("task_id", "config_id", "optimizer", "batch_size", "epochs", "metric_name", "direction", "metric",
                 "n_finished", "n_diverged", "source", "proposed", "ref", "score")
@@ -66,8 +65,7 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
 
     A store made before the table existed (schema version 2) gains it whole through its migration.
     """
-    if not count_of(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cells' "
-                         "AND table_catalog = current_database() AND table_schema = current_schema()"):
+    if not has_table(con, "cells"):
         return
     if task_ids is None:
         con.execute("DELETE FROM cells")
@@ -80,39 +78,48 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
     con.execute(f"INSERT INTO cells {scored_cells_sql('r.task_id IN (SELECT unnest(?::VARCHAR[]))')}", [ids])
 
 
-@dataclass(frozen=True)
-class Selection:
-    """Which tasks a reader loads whole (`near`), and per schedule config (config_id) its shape, its schedule
-    without a warmup and whether it has one: what the other tasks are summarised by (`distant_sql`)."""
+class ExperienceReader(Protocol):
+    """What `Store.experience_rows` asks of the recommender as it reads, in this order: DuckDB summarises every
+    task (`distant_sql`) while the recommender picks the tasks to read whole and builds their cells."""
 
-    near: Collection[str]
-    facts: Mapping[str, tuple[str, str, bool]]
+    def configs(self, schedules: list[tuple[Any, ...]]) -> Mapping[str, tuple[str, str, bool]]:
+        """Per config id (rows: config_id, name, family, lr, params JSON, warmup JSON): its shape, its schedule
+        without a warmup, and whether it has one."""
 
-    def parameters(self) -> list[list[Any]]:
-        """The query parameters of `distant_sql`: the facts as four columns, then the near task ids."""
-        ids = list(self.facts)
-        return [ids, [self.facts[i][0] for i in ids], [self.facts[i][1] for i in ids],
-                [self.facts[i][2] for i in ids], list(self.near)]
+    def near(self, tasks: list[tuple[Any, ...]], scored: set[str]) -> Collection[str]:
+        """The ids of the tasks to read whole, given every task (task_id, fingerprint JSON) and the ids of those
+        with scored cells."""
+
+    def take(self, cells: list[tuple[Any, ...]]) -> None:
+        """The scored cells of those tasks (`CELL_COLUMNS`, in key order)."""
+
+
+def facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[Any]]:
+    """The query parameters of `distant_sql`: the facts of `ExperienceReader.configs` as four columns (configs in
+    id order), and each config's place in that order."""
+    ids = sorted(facts)
+    return [ids, [facts[i][0] for i in ids], [facts[i][1] for i in ids], [facts[i][2] for i in ids],
+            list(range(len(ids)))]
 
 
 _GROUP = "task_id, metric_name, epochs, batch_size, optimizer"  # a comparison group (`Cell.group`, per task)
 KEY_ORDER = "task_id, config_id, optimizer, batch_size, epochs, metric_name, direction"
 _DISTANT = """
 WITH facts AS (SELECT unnest(?::VARCHAR[]) AS config_id, unnest(?::VARCHAR[]) AS shape,
-                      unnest(?::VARCHAR[]) AS bare, unnest(?::BOOLEAN[]) AS warm),
-distant AS (SELECT c.*, f.shape, f.bare, f.warm FROM cells c JOIN facts f USING (config_id)
-            WHERE c.score IS NOT NULL AND c.task_id NOT IN (SELECT unnest(?::VARCHAR[])))
+                      unnest(?::VARCHAR[]) AS bare, unnest(?::BOOLEAN[]) AS warm, unnest(?::BIGINT[]) AS place),
+distant AS (SELECT c.*, c.rowid AS cell, f.shape, f.bare, f.warm, f.place FROM cells c JOIN facts f USING (config_id)
+            WHERE c.score IS NOT NULL)
 """
 
 
 def distant_sql() -> tuple[str, str]:
-    """Two queries over the scored cells of the tasks a `Selection` leaves out: each (task, comparison group,
-    shape)'s best cell (the highest score, then the first in key order, as the recommender picks it), in key
-    order; and per (task, group, schedule without warmup) that ran with and without one: (task_id, optimizer,
-    best score with - best score without)."""
-    columns = ", ".join(CELL_COLUMNS)
-    bests = (f"{_DISTANT} SELECT {columns} FROM distant QUALIFY row_number() OVER "
-             f"(PARTITION BY {_GROUP}, shape ORDER BY score DESC, config_id, direction) = 1 ORDER BY {KEY_ORDER}")
+    """Two queries over every task's scored cells, for the tasks the recommender does not read whole: each (task,
+    comparison group, shape)'s best cell (the highest score, then the first in key order, as the recommender picks
+    it), in key order; and per (task, group, schedule without warmup) that ran with and without one: (task_id,
+    optimizer, best score with - best score without). Parameters: `facts_parameters`."""
+    first = "(score, -place, direction = 'max')"  # then config_id, direction ascending; the row id of the pick
+    bests = (f"{_DISTANT}, best AS (SELECT arg_max(cell, {first}) AS cell FROM distant GROUP BY {_GROUP}, shape) "
+             f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE rowid IN (SELECT cell FROM best) ORDER BY {KEY_ORDER}")
     gains = (f"{_DISTANT} SELECT task_id, optimizer, max(score) FILTER (WHERE warm) - max(score) FILTER "
              f"(WHERE NOT warm) FROM distant GROUP BY {_GROUP}, bare HAVING bool_or(warm) AND NOT bool_and(warm) "
              f"ORDER BY task_id, min(config_id)")

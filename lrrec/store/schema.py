@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrrec.store.access import has_table
 from lrrec.store.cells import scored_cells_sql
 
 _V1 = [
@@ -61,8 +62,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def schema_version(con: Any) -> int:
     """The version of the store behind `con` (0 for an empty database)."""
-    has_meta = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
-    if not has_meta:
+    if not has_table(con, "meta"):
         return 0
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from lrrec.store.access import (
     require_free_space,
     transaction_on,
 )
-from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, Selection, distant_sql
+from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, distant_sql, facts_parameters
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
@@ -54,6 +55,13 @@ LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, 
 ORDER BY r.created_at, r.run_id
 """
 _CELLS_SQL = f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NULL {{near}} ORDER BY {KEY_ORDER}"
+
+
+def _summaries(con: duckdb.DuckDBPyConnection, facts: Mapping[str, tuple[str, str, bool]]
+               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every task's best cells per comparison group and shape, and its warmup gains (`cells.distant_sql`)."""
+    parameters = facts_parameters(facts)
+    return tuple(con.execute(sql, parameters).fetchall() for sql in distant_sql())  # type: ignore[return-value]
 
 
 def default_store_path() -> Path:
@@ -79,15 +87,17 @@ def require_existing(path: Path) -> None:
 
 def open_store(path: str | os.PathLike[str] | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S,
                create: bool = True) -> Store:
-    """Open (creating and migrating on first use) the store at `path` > `$LRREC_STORE` > the user data folder.
+    """Open (creating, and migrating at its first use) the store at `path` > `$LRREC_STORE` > the user data folder.
 
     With `create=False` a missing store is an error, so a mistyped path never becomes a new, empty store.
     """
     store = Store(chosen_store_path(path), lock_timeout_s)
     if not create:
         require_existing(store.path)
-    store.ensure_schema()
-    return store
+    check_store_file(store.path)
+    if not store.path.exists():
+        store.ensure_schema()
+    return store  # an existing store's schema is checked (and migrated) by its first transaction
 
 
 @dataclass(frozen=True)
@@ -113,9 +123,9 @@ class StoreInfo:
 @dataclass(frozen=True)
 class ExperienceRows:
     """What the recommender reads: every task (task_id, fingerprint JSON), every schedule config (config_id, name,
-    family, lr, params JSON, warmup JSON), scored cells (`cells.CELL_COLUMNS`, in key order) and, when it read
-    only some tasks' cells, the other tasks' best cell per comparison group and shape and their warmup gains
-    (`cells.distant_sql`)."""
+    family, lr, params JSON, warmup JSON), every scored cell (`cells.CELL_COLUMNS`, in key order) or, read with an
+    `ExperienceReader` (which takes the cells of the tasks it reads whole), the other tasks' best cell per
+    comparison group and shape and their warmup gains (`cells.distant_sql`)."""
 
     tasks: list[tuple[Any, ...]]
     schedules: list[tuple[Any, ...]]
@@ -131,27 +141,53 @@ class Store:
         self.path = path
         self.lock_timeout_s = lock_timeout_s
         self.created = False  # set by `ensure_schema` when it made the file
+        self._schema_checked = False  # the file's schema version was found current (see `transaction`)
+        self._reader: duckdb.DuckDBPyConnection | None = None  # the transaction of `reading`, while it lasts
 
     # -- connections -------------------------------------------------------------------------------------
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction, under the store's lock (shared when not `write`).
 
-        Committed on success, rolled back on any exception; DuckDB failures become one-line `StoreError`s.
+        Committed on success, rolled back on any exception; DuckDB failures become one-line `StoreError`s. The
+        first transaction checks the schema version on its own connection and migrates an older store first.
+        Inside `reading`, a read shares that block's transaction.
         """
-        with file_lock(self.path, exclusive=write, timeout_s=self.lock_timeout_s):
-            if not self.path.exists():
-                raise StoreError(f"store {self.path} was removed while in use; pass --store PATH again")
+        if self._reader is not None:
             if write:
-                require_free_space(self.path.parent, MIN_FREE_BYTES)
-            con = connect(self.path, read_only=not write, timeout_s=self.lock_timeout_s)
-            with transaction_on(con, self.path) as con:
-                yield con
+                raise RuntimeError("a store write inside Store.reading()")
+            yield self._reader
+            return
+        while True:
+            with file_lock(self.path, exclusive=write, timeout_s=self.lock_timeout_s):
+                if not self.path.exists():
+                    raise StoreError(f"store {self.path} was removed while in use; pass --store PATH again")
+                if write:
+                    require_free_space(self.path.parent, MIN_FREE_BYTES)
+                con = connect(self.path, read_only=not write, timeout_s=self.lock_timeout_s)
+                with transaction_on(con, self.path) as con:
+                    if self._schema_current(con):
+                        yield con
+                        return
+            self._migrate()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Serve every read inside the block from one read transaction: one connection and one snapshot for a
+        command that reads several times (`lrrec suggest`). Writing inside it is an error."""
+        with self.transaction(write=False) as con:
+            self._reader = con
+            try:
+                yield
+            finally:
+                self._reader = None
 
     @contextmanager
     def bulk_transaction(self, into: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction on a copy that replaces the store once complete: a failure leaves it as it was. With
         `into`, the copy is attached to that connection (`access.copied`)."""
+        if not self._schema_checked and self.path.exists():
+            self.ensure_schema()
         with file_lock(self.path, exclusive=True, timeout_s=self.lock_timeout_s), \
                 copied(self.path, self.lock_timeout_s, into) as con:
             yield con
@@ -160,15 +196,31 @@ class Store:
         """Create or migrate the schema; a new store also receives the bundled literature results and corpus."""
         check_store_file(self.path)
         if self.path.exists():
-            with self.transaction(write=False) as con:
-                current = schema_version(con)
-            if current > SCHEMA_VERSION:
-                raise StoreError(f"store {self.path} has schema version {current}, newer than this lrrec's "
-                                 f"{SCHEMA_VERSION}; upgrade lrrec")
-            if current == SCHEMA_VERSION:
+            with self.transaction(write=False):  # checks the version, migrating an older store
                 return
-        with self.bulk_transaction() as con:  # a new store appears whole or not at all
-            current = schema_version(con)
+        self._migrate()
+
+    def _schema_current(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether the store behind `con` has this lrrec's schema (checked once per `Store`); a newer one is an
+        error."""
+        if not self._schema_checked:
+            current = self._version(con)
+            self._schema_checked = current == SCHEMA_VERSION
+        return self._schema_checked
+
+    def _version(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The schema version of the store behind `con`; one newer than this lrrec's is an error."""
+        current = schema_version(con)
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"store {self.path} has schema version {current}, newer than this lrrec's "
+                             f"{SCHEMA_VERSION}; upgrade lrrec")
+        return current
+
+    def _migrate(self) -> None:
+        """Bring the store to this schema on a copy, swapped in whole (a new store appears whole or not at all)."""
+        with file_lock(self.path, exclusive=True, timeout_s=self.lock_timeout_s), \
+                copied(self.path, self.lock_timeout_s) as con:
+            current = self._version(con)
             self.created = current == 0  # decided under the lock: of two processes, one made it
             if current < SCHEMA_VERSION:
                 migrate(con, current)
@@ -177,6 +229,7 @@ class Store:
 
                 write_records(con, literature_records())
                 load_corpus(con)
+        self._schema_checked = True
 
     # -- writing -----------------------------------------------------------------------------------------
     def start_run(self, task: TaskFingerprint | Mapping[str, Any] | str,
@@ -224,24 +277,27 @@ class Store:
         """Every task with its feature columns."""
         return self._query("SELECT * FROM tasks ORDER BY name, task_id", [])
 
-    def experience_rows(self, select: Callable[[ExperienceRows, set[str]], Selection] | None = None
-                        ) -> ExperienceRows:
-        """The recommender's input, read in one transaction (see `ExperienceRows`): every scored cell, or with
-        `select` (given the tasks and schedules, and the ids of the tasks with scored cells) the cells of the tasks
-        it names and the `cells.distant_sql` summaries of the others."""
+    def experience_rows(self, reader: ExperienceReader | None = None) -> ExperienceRows:
+        """The recommender's input, read in one transaction (see `ExperienceRows`): every scored cell, or with a
+        `reader` the cells of the tasks it picks (given to it) and the `cells.distant_sql` summaries of the others.
+        The summaries are computed by DuckDB on a second connection while the reader works."""
         with self.transaction(write=False) as con:
-            rows = ExperienceRows(
-                tasks=con.execute("SELECT task_id, fingerprint FROM tasks ORDER BY task_id").fetchall(),
-                schedules=con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall())
-            if select is None:
-                return replace(rows, cells=con.execute(_CELLS_SQL.format(near="")).fetchall())
-            scored = con.execute("SELECT DISTINCT task_id FROM cells WHERE score IS NOT NULL").fetchall()
-            selection = select(rows, {task_id for (task_id,) in scored})
-            bests, gains = distant_sql()
-            near = _CELLS_SQL.format(near="AND task_id IN (SELECT unnest(?::VARCHAR[]))")
-            return replace(rows, cells=con.execute(near, [list(selection.near)]).fetchall(),
-                           distant_bests=con.execute(bests, selection.parameters()).fetchall(),
-                           distant_gains=con.execute(gains, selection.parameters()).fetchall())
+            schedules = con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall()
+            tasks_sql = "SELECT task_id, fingerprint FROM tasks ORDER BY task_id"
+            if reader is None:
+                return ExperienceRows(con.execute(tasks_sql).fetchall(), schedules,
+                                      cells=con.execute(_CELLS_SQL.format(near="")).fetchall())
+            with ThreadPoolExecutor(1) as pool, con.cursor() as other:
+                summaries = pool.submit(_summaries, other, reader.configs(schedules))
+                tasks = con.execute(tasks_sql).fetchall()
+                scored = {task_id for (task_id,) in con.execute(
+                    "SELECT DISTINCT task_id FROM cells WHERE score IS NOT NULL").fetchall()}
+                near = set(reader.near(tasks, scored))
+                reader.take(con.execute(_CELLS_SQL.format(near="AND task_id IN (SELECT unnest(?::VARCHAR[]))"),
+                                        [list(near)]).fetchall())
+                bests, gains = summaries.result()
+        return ExperienceRows(tasks, schedules, distant_bests=[row for row in bests if row[0] not in near],
+                              distant_gains=[row for row in gains if row[0] not in near])
 
     def stored_task(self, dataset: str, model: str) -> TaskFingerprint | None:
         """The fingerprint of the task of this dataset and model (case aside) with the most runs, if any."""
@@ -253,11 +309,20 @@ class Store:
         return None if row is None else TaskFingerprint.from_dict(json.loads(row[0]))
 
     def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
-        """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, read in one transaction."""
+        """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, in one query."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[tuple[str, str, str], list[str]] = {key: [] for key in wanted}
+        if not wanted:
+            return out
         with self.transaction(write=False) as con:
-            return {key: [row[0] for row in con.execute(
-                "SELECT run_id FROM runs WHERE task_id = ? AND config_id = ? AND metric_name = ? ORDER BY run_id "
-                "LIMIT ?", [*key, limit]).fetchall()] for key in dict.fromkeys(keys)}
+            rows = con.execute("""SELECT task_id, config_id, metric_name, run_id FROM runs
+                SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS task_id, unnest(?::VARCHAR[]) AS config_id,
+                                  unnest(?::VARCHAR[]) AS metric_name) USING (task_id, config_id, metric_name)
+                QUALIFY row_number() OVER (PARTITION BY task_id, config_id, metric_name ORDER BY run_id) <= ?
+                ORDER BY run_id""", [*map(list, zip(*wanted)), limit]).fetchall()
+        for task_id, config_id, metric_name, run_id in rows:
+            out[(task_id, config_id, metric_name)].append(run_id)
+        return out
 
     def run_row(self, run_id: str) -> dict[str, Any]:
         """One run as an interchange row, as `export` writes it (`lrrec ingest` reads it back as the same run)."""
