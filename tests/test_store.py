@@ -124,7 +124,7 @@ def test_a_version_1_store_gains_the_bookkeeping_tables_and_keeps_its_runs(tmp_p
         old.setattr("lrrec.store.store.SCHEMA_VERSION", 1)
         runs = open_store(path).runs()
     store = open_store(path)
-    assert store.info().schema_version == schema.SCHEMA_VERSION == 3 and store.runs() == runs
+    assert store.info().schema_version == schema.SCHEMA_VERSION == 4 and store.runs() == runs
     with store.start_run(TASK, "cosine") as run:
         run.log_metrics({"val_accuracy": 0.5}, step=1)
     assert store.runs(source="lrrec")[0]["status"] == "finished"
@@ -167,3 +167,20 @@ def _tables(store) -> dict:
                 for t in ("tasks", "schedules", "runs", "curves")}
     finally:
         con.close()
+
+
+def test_suggest_reads_through_one_connection_and_a_reading_block_refuses_writes(tmp_path, monkeypatch):
+    from lrrec.catalog import catalog_fingerprint
+    from lrrec.recommender.suggest import suggest
+
+    open_store(tmp_path / "s.duckdb")  # made, with the literature and the corpus
+    store = open_store(tmp_path / "s.duckdb")  # opened again: nothing read yet, the schema unchecked
+    opened, real = [], duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: opened.append(args) or real(*args, **kwargs))
+    rec = suggest(store, catalog_fingerprint("cifar100", "wrn"))
+    assert len(opened) == 1 and rec.suggestions and all(s.evidence for s in rec.suggestions)
+    with store.reading():
+        assert store.runs(source="literature") and len(opened) == 2
+        with pytest.raises(RuntimeError, match="write inside"):
+            store.add_records([])
+    assert store.add_records([]) == (0, 0)

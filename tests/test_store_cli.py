@@ -94,3 +94,21 @@ def test_export_takes_its_format_from_the_file_name(tmp_path):
         result = run("store", "export", *args, "--store", db)
         assert result.exit_code == 1 and message in result.output
         assert not (tmp_path / Path(args[0]).name).exists()
+
+
+def test_no_connection_lrrec_opens_shows_duckdb_progress_bar(tmp_path):
+    """DuckDB prints a progress bar on standard output during any statement over 2 s, even into a pipe (seen in the
+    output of a 100,000-run ingest on a busy machine), which would break `--json` output; every connection lrrec
+    opens turns it off, and they are all opened by `access.duckdb_connection` or `access.second_connection`."""
+    from lrrec.store.access import connect, duckdb_connection, second_connection
+    from lrrec.store.columnar import scratch_connection
+
+    open_store(tmp_path / "s.duckdb")
+    opened = [duckdb_connection(), connect(tmp_path / "s.duckdb", read_only=True, timeout_s=5),
+              scratch_connection(tmp_path)]
+    opened.append(second_connection(opened[1]))
+    for con in opened:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    sources = (Path(__file__).parent.parent / "lrrec").rglob("*.py")
+    assert {p.name for p in sources if "duckdb.connect(" in p.read_text() or ".cursor()" in p.read_text()} == \
+        {"access.py"}

@@ -133,11 +133,28 @@ def _acquire(fd: int, path: Path, mode: int, deadline: float) -> None:
     _poll(attempt, deadline, f"store {path} stayed locked by another lrrec process; retry when it finishes", 0.05)
 
 
+def duckdb_connection(database: str = ":memory:", read_only: bool = False,
+                      **config: str) -> duckdb.DuckDBPyConnection:
+    """Every DuckDB connection lrrec opens: never the network, and no progress bar (DuckDB prints one on standard
+    output during any query over 2 s, into `lrrec ingest --json` output)."""
+    con = duckdb.connect(database, read_only=read_only, config={**_CONFIG, **config})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def second_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to the database of `con` (a DuckDB cursor: its own transactions), without the progress
+    bar either."""
+    other = con.cursor()
+    other.execute("SET enable_progress_bar = false")
+    return other
+
+
 def connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection, retrying only DuckDB's own lock conflict (another program holding the file)."""
     def attempt() -> duckdb.DuckDBPyConnection | None:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+            return duckdb_connection(str(path), read_only=read_only)
         except duckdb.Error as exc:
             if _LOCK_CONFLICT not in str(exc):
                 raise store_error(path, exc) from None

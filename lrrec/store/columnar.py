@@ -25,6 +25,7 @@ import duckdb
 from lrrec.errors import LrrecError
 from lrrec.fields import Number, check_nested, strict_json
 from lrrec.schedules.config import LR_PARAM
+from lrrec.store.access import duckdb_connection
 from lrrec.store.columnar_load import load
 from lrrec.store.columnar_sql import Decline, build_points, content_sql, curves_json_sql, number_sql
 from lrrec.store.interchange import _FRACTION_WORDS, CURVE_FIELDS, FIELDS, RowParser, _check_outcome, canonical_json
@@ -53,8 +54,7 @@ class ColumnarBatch:
 def scratch_connection(folder: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for `validate_file`'s batches, spilling to `folder` (the store is attached to it to
     write them: `Store.add_parts`)."""
-    return duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                                  "temp_directory": str(folder)})
+    return duckdb_connection(temp_directory=str(folder))
 
 
 def validate_file(kind: str, path: Path, parser: RowParser, con: duckdb.DuckDBPyConnection,

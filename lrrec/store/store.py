@@ -1,15 +1,17 @@
 """`open_store` and `Store`: the DuckDB experience store (the only code in lrrec that talks SQL).
 
-Every operation opens a short connection, does one transaction and closes it, under the store's lock
-(`access.py`), so several processes can share one store file: writers take turns, readers share. A busy store
-is waited for, never reported. A process killed mid-transaction loses only that transaction (DuckDB's
-write-ahead log); a bulk write killed midway leaves only a copy that the next writer deletes.
+Every operation opens a short connection, does one transaction and closes it (`Store.reading` shares one among a
+command's reads), under the store's lock (`access.py`), so several processes can share one store file: writers
+take turns, readers share. A busy store is waited for, never reported. A process killed mid-transaction loses
+only that transaction (DuckDB's write-ahead log); a bulk write killed midway leaves only a copy that the next
+writer deletes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from lrrec.store.access import (
     count_of,
     file_lock,
     require_free_space,
+    second_connection,
     transaction_on,
 )
 from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, distant_sql, facts_parameters
@@ -142,7 +145,7 @@ class Store:
         self.lock_timeout_s = lock_timeout_s
         self.created = False  # set by `ensure_schema` when it made the file
         self._schema_checked = False  # the file's schema version was found current (see `transaction`)
-        self._reader: duckdb.DuckDBPyConnection | None = None  # the transaction of `reading`, while it lasts
+        self._readers: dict[int, duckdb.DuckDBPyConnection] = {}  # per thread, the transaction of `reading`
 
     # -- connections -------------------------------------------------------------------------------------
     @contextmanager
@@ -153,10 +156,11 @@ class Store:
         first transaction checks the schema version on its own connection and migrates an older store first.
         Inside `reading`, a read shares that block's transaction.
         """
-        if self._reader is not None:
+        reader = self._readers.get(threading.get_ident())
+        if reader is not None:
             if write:
                 raise RuntimeError("a store write inside Store.reading()")
-            yield self._reader
+            yield reader
             return
         while True:
             with file_lock(self.path, exclusive=write, timeout_s=self.lock_timeout_s):
@@ -173,14 +177,14 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Serve every read inside the block from one read transaction: one connection and one snapshot for a
-        command that reads several times (`lrrec suggest`). Writing inside it is an error."""
+        """Serve every read of this thread inside the block from one read transaction: one connection and one
+        snapshot for a command that reads several times (`lrrec suggest`). Writing inside it is an error."""
         with self.transaction(write=False) as con:
-            self._reader = con
+            self._readers[threading.get_ident()] = con
             try:
                 yield
             finally:
-                self._reader = None
+                del self._readers[threading.get_ident()]
 
     @contextmanager
     def bulk_transaction(self, into: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -287,7 +291,7 @@ class Store:
             if reader is None:
                 return ExperienceRows(con.execute(tasks_sql).fetchall(), schedules,
                                       cells=con.execute(_CELLS_SQL.format(near="")).fetchall())
-            with ThreadPoolExecutor(1) as pool, con.cursor() as other:
+            with ThreadPoolExecutor(1) as pool, second_connection(con) as other:
                 summaries = pool.submit(_summaries, other, reader.configs(schedules))
                 tasks = con.execute(tasks_sql).fetchall()
                 scored = {task_id for (task_id,) in con.execute(

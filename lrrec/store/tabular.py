@@ -60,8 +60,10 @@ def read_parquet(path: Path) -> Rows:
     """A Parquet file with the interchange columns (nested fields as structs/lists or JSON text)."""
     import duckdb
 
+    from lrrec.store.access import duckdb_connection
+
     _open(path).close()
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb_connection()
     try:
         with tempfile.TemporaryDirectory() as folder:  # DuckDB reads a name as a glob: give it one without * ? [
             plain = Path(folder) / "input.parquet"
