@@ -65,7 +65,7 @@ class Experience:
     tasks: dict[str, TaskFingerprint]
     cells: list[Cell]
     scored: bool = False  # the cells come scored (the store's `cells` table); else `normalise` scores them
-    distant: dict[str, Distant] = field(default_factory=dict)  # tasks read only as summaries (see `Distant`)
+    summaries: dict[str, Summary] = field(default_factory=dict)  # tasks read through the store's summaries
     by_task: dict[str, list[Cell]] = field(default_factory=dict)
     shapes: dict[str, list[ShapeResult]] = field(default_factory=dict)  # per task: how each shape did per group
     warmups: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # per task: (optimizer, warmup gain)
@@ -79,15 +79,16 @@ class Experience:
                 normalise(cells)
         self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
-        self.shapes = {tid: shape_results(cells) for tid, cells in self.by_task.items()}
-        self.warmups = {tid: warmup_gains(cells) for tid, cells in self.by_task.items()}
-        for tid, summary in self.distant.items():
+        summed_up = {tid: cells for tid, cells in self.by_task.items() if tid not in self.summaries}
+        self.shapes = {tid: shape_results(cells) for tid, cells in summed_up.items()}
+        self.warmups = {tid: warmup_gains(cells) for tid, cells in summed_up.items()}
+        for tid, summary in self.summaries.items():
             self.shapes[tid], self.warmups[tid] = shape_results(summary.bests), summary.warmups
 
     @property
     def n_tasks(self) -> int:
-        """How many tasks have scored cells (those read whole and those read as summaries)."""
-        return len(self.by_task) + len(self.distant)
+        """How many tasks have scored cells (those read whole and those read only as summaries)."""
+        return len(self.by_task.keys() | self.summaries.keys())
 
     def without(self, task_ids: str | set[str]) -> Experience:
         """The same experience with some tasks held out (scores are per task, so they stay as they are)."""
@@ -96,7 +97,7 @@ class Experience:
         held_out.tasks = {k: v for k, v in self.tasks.items() if k not in out}
         held_out.cells = [c for c in self.cells if c.task_id not in out]
         held_out.by_task = {k: v for k, v in self.by_task.items() if k not in out}
-        held_out.distant = {k: v for k, v in self.distant.items() if k not in out}
+        held_out.summaries = {k: v for k, v in self.summaries.items() if k not in out}
         held_out.shapes = {k: v for k, v in self.shapes.items() if k not in out}
         held_out.warmups = {k: v for k, v in self.warmups.items() if k not in out}
         return held_out
@@ -107,9 +108,10 @@ class Experience:
 
 
 @dataclass(frozen=True)
-class Distant:
-    """A task too dissimilar to the target to be evidence, read for the prior only: its best cell per comparison
-    group and shape (`shape_results` of these equals that of all its cells) and its warmup gains."""
+class Summary:
+    """A task as the prior needs it, computed by the store (`cells.summary_sql`): its best cell per comparison group
+    and shape (`shape_results` of these equals that of all its cells) and its warmup gains. A task too dissimilar
+    to the target to be evidence is read only as this."""
 
     bests: list[Cell]
     warmups: list[tuple[str, float]]
@@ -225,7 +227,7 @@ Near = Callable[[dict[str, TaskFingerprint], set[str]], Collection[str]]
 def load_experience(store: Store, near: Near | None = None) -> Experience:
     """The store's scored cells (its `cells` table, kept up to date as runs land) with their tasks; with `near`
     (given every task and the ids of those with scored cells: the ids to read whole), the other tasks as
-    `Distant` summaries, so that the cost follows the tasks that matter rather than the store's size."""
+    `Summary`s, so that the cost follows the tasks that matter rather than the store's size."""
     reading = _Reading(near)
     if near is None:
         rows = store.experience_rows()
@@ -234,12 +236,12 @@ def load_experience(store: Store, near: Near | None = None) -> Experience:
         reading.take(rows.cells)
     else:
         rows = store.experience_rows(reading)
-    distant: dict[str, Distant] = {}
-    for row in rows.distant_bests:
-        distant.setdefault(row[0], Distant([], [])).bests.append(reading.cell(row))
-    for task_id, optimizer, gain in rows.distant_gains:
-        distant[task_id].warmups.append((optimizer, gain))
-    return Experience(reading.tasks, reading.cells, scored=True, distant=distant)
+    summaries: dict[str, Summary] = {}
+    for row in rows.bests:
+        summaries.setdefault(row[0], Summary([], [])).bests.append(reading.cell(row))
+    for task_id, optimizer, gain in rows.gains:
+        summaries[task_id].warmups.append((optimizer, gain))
+    return Experience(reading.tasks, reading.cells, scored=True, summaries=summaries)
 
 
 @dataclass

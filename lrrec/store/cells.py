@@ -80,7 +80,7 @@ def refresh_cells(con: duckdb.DuckDBPyConnection, task_ids: Sequence[str] | None
 
 class ExperienceReader(Protocol):
     """What `Store.experience_rows` asks of the recommender as it reads, in this order: DuckDB summarises every
-    task (`distant_sql`) while the recommender picks the tasks to read whole and builds their cells."""
+    task (`summary_sql`) while the recommender picks the tasks to read whole and builds their cells."""
 
     def configs(self, schedules: list[tuple[Any, ...]]) -> Mapping[str, tuple[str, str, bool]]:
         """Per config id (rows: config_id, name, family, lr, params JSON, warmup JSON): its shape, its schedule
@@ -95,7 +95,7 @@ class ExperienceReader(Protocol):
 
 
 def facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[Any]]:
-    """The query parameters of `distant_sql`: the facts of `ExperienceReader.configs` as four columns (configs in
+    """The query parameters of `summary_sql`: the facts of `ExperienceReader.configs` as four columns (configs in
     id order), and each config's place in that order."""
     ids = sorted(facts)
     return [ids, [facts[i][0] for i in ids], [facts[i][1] for i in ids], [facts[i][2] for i in ids],
@@ -104,24 +104,24 @@ def facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[An
 
 _GROUP = "task_id, metric_name, epochs, batch_size, optimizer"  # a comparison group (`Cell.group`, per task)
 KEY_ORDER = "task_id, config_id, optimizer, batch_size, epochs, metric_name, direction"
-_DISTANT = """
+_SUMMARISED = """
 WITH facts AS (SELECT unnest(?::VARCHAR[]) AS config_id, unnest(?::VARCHAR[]) AS shape,
                       unnest(?::VARCHAR[]) AS bare, unnest(?::BOOLEAN[]) AS warm, unnest(?::BIGINT[]) AS place),
-distant AS (SELECT c.*, c.rowid AS cell, f.shape, f.bare, f.warm, f.place FROM cells c JOIN facts f USING (config_id)
-            WHERE c.score IS NOT NULL)
+scored AS (SELECT c.*, c.rowid AS cell, f.shape, f.bare, f.warm, f.place FROM cells c JOIN facts f USING (config_id)
+           WHERE c.score IS NOT NULL)
 """
 
 
-def distant_sql() -> tuple[str, str]:
-    """Two queries over every task's scored cells, for the tasks the recommender does not read whole: each (task,
+def summary_sql() -> tuple[str, str]:
+    """Two queries over every task's scored cells, a summary of each task that is all the prior needs: each (task,
     comparison group, shape)'s best cell (the highest score, then the first in key order, as the recommender picks
     it), in key order; and per (task, group, schedule without warmup) that ran with and without one: (task_id,
     optimizer, best score with - best score without). Parameters: `facts_parameters`."""
     first = "(score, -place, direction = 'max')"  # then config_id, direction ascending; the row id of the pick
-    bests = (f"{_DISTANT}, best AS (SELECT arg_max(cell, {first}) AS cell FROM distant GROUP BY {_GROUP}, shape) "
+    bests = (f"{_SUMMARISED}, best AS (SELECT arg_max(cell, {first}) AS cell FROM scored GROUP BY {_GROUP}, shape) "
              f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE rowid IN (SELECT cell FROM best) ORDER BY {KEY_ORDER}")
-    gains = (f"{_DISTANT} SELECT task_id, optimizer, max(score) FILTER (WHERE warm) - max(score) FILTER "
-             f"(WHERE NOT warm) FROM distant GROUP BY {_GROUP}, bare HAVING bool_or(warm) AND NOT bool_and(warm) "
+    gains = (f"{_SUMMARISED} SELECT task_id, optimizer, max(score) FILTER (WHERE warm) - max(score) FILTER "
+             f"(WHERE NOT warm) FROM scored GROUP BY {_GROUP}, bare HAVING bool_or(warm) AND NOT bool_and(warm) "
              f"ORDER BY task_id, min(config_id)")
     return bests, gains
 

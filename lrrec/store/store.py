@@ -37,7 +37,7 @@ from lrrec.store.access import (
     second_connection,
     transaction_on,
 )
-from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, distant_sql, facts_parameters
+from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, facts_parameters, summary_sql
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
@@ -62,9 +62,9 @@ _CELLS_SQL = f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NU
 
 def _summaries(con: duckdb.DuckDBPyConnection, facts: Mapping[str, tuple[str, str, bool]]
                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Every task's best cells per comparison group and shape, and its warmup gains (`cells.distant_sql`)."""
+    """Every task's best cells per comparison group and shape, and its warmup gains (`cells.summary_sql`)."""
     parameters = facts_parameters(facts)
-    return tuple(con.execute(sql, parameters).fetchall() for sql in distant_sql())  # type: ignore[return-value]
+    return tuple(con.execute(sql, parameters).fetchall() for sql in summary_sql())  # type: ignore[return-value]
 
 
 def default_store_path() -> Path:
@@ -127,14 +127,14 @@ class StoreInfo:
 class ExperienceRows:
     """What the recommender reads: every task (task_id, fingerprint JSON), every schedule config (config_id, name,
     family, lr, params JSON, warmup JSON), every scored cell (`cells.CELL_COLUMNS`, in key order) or, read with an
-    `ExperienceReader` (which takes the cells of the tasks it reads whole), the other tasks' best cell per
-    comparison group and shape and their warmup gains (`cells.distant_sql`)."""
+    `ExperienceReader` (which takes the cells of the tasks it reads whole), every task's best cell per comparison
+    group and shape and its warmup gains (`cells.summary_sql`)."""
 
     tasks: list[tuple[Any, ...]]
     schedules: list[tuple[Any, ...]]
     cells: list[tuple[Any, ...]] = field(default_factory=list)
-    distant_bests: list[tuple[Any, ...]] = field(default_factory=list)
-    distant_gains: list[tuple[Any, ...]] = field(default_factory=list)
+    bests: list[tuple[Any, ...]] = field(default_factory=list)
+    gains: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Store:
@@ -283,8 +283,8 @@ class Store:
 
     def experience_rows(self, reader: ExperienceReader | None = None) -> ExperienceRows:
         """The recommender's input, read in one transaction (see `ExperienceRows`): every scored cell, or with a
-        `reader` the cells of the tasks it picks (given to it) and the `cells.distant_sql` summaries of the others.
-        The summaries are computed by DuckDB on a second connection while the reader works."""
+        `reader` the cells of the tasks it picks (given to it) and every task's `cells.summary_sql` summary, which
+        DuckDB computes on a second connection while the reader works."""
         with self.transaction(write=False) as con:
             schedules = con.execute("SELECT config_id, name, family, lr, params, warmup FROM schedules").fetchall()
             tasks_sql = "SELECT task_id, fingerprint FROM tasks ORDER BY task_id"
@@ -296,12 +296,11 @@ class Store:
                 tasks = con.execute(tasks_sql).fetchall()
                 scored = {task_id for (task_id,) in con.execute(
                     "SELECT DISTINCT task_id FROM cells WHERE score IS NOT NULL").fetchall()}
-                near = set(reader.near(tasks, scored))
+                near = list(reader.near(tasks, scored))
                 reader.take(con.execute(_CELLS_SQL.format(near="AND task_id IN (SELECT unnest(?::VARCHAR[]))"),
-                                        [list(near)]).fetchall())
+                                        [near]).fetchall())
                 bests, gains = summaries.result()
-        return ExperienceRows(tasks, schedules, distant_bests=[row for row in bests if row[0] not in near],
-                              distant_gains=[row for row in gains if row[0] not in near])
+        return ExperienceRows(tasks, schedules, bests=bests, gains=gains)
 
     def stored_task(self, dataset: str, model: str) -> TaskFingerprint | None:
         """The fingerprint of the task of this dataset and model (case aside) with the most runs, if any."""
