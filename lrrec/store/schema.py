@@ -56,8 +56,8 @@ _V3 = [
     f"INSERT INTO cells {scored_cells_sql()}",
 ]
 
-# v4: no index on the curve points' run_id. A run's curve is read rarely (one scan of the table, `Store.curves`),
-# while keeping the index cost every bulk write about 40 % of its commit and the store a quarter of its size.
+# v4: no index on the curve points' run_id. It made a store 16 % larger and an ingest of 100,000 runs about 10 %
+# slower, to read one run's curve (rarely needed: `Store.curves`) in 1.2 instead of 2.8 ms among 1.3 million points.
 _V4 = ["DROP INDEX IF EXISTS curves_run"]
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
