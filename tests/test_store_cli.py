@@ -96,6 +96,20 @@ def test_export_takes_its_format_from_the_file_name(tmp_path):
         assert not (tmp_path / Path(args[0]).name).exists()
 
 
+def test_export_of_one_source_holds_only_its_runs(tmp_path):
+    db = str(tmp_path / "s.duckdb")
+    store = open_store(db)  # the bundled literature results and the corpus, two sources
+    literature = len(store.runs(source="literature"))
+    assert 0 < literature < store.info().runs
+    result = run("store", "export", str(tmp_path / "lit.parquet"), "--source", "literature", "--store", db)
+    assert result.exit_code == 0 and f"exported {literature} runs" in result.output
+    back = run("ingest", str(tmp_path / "lit.parquet"), "--store", str(tmp_path / "t.duckdb"), "--json")
+    assert json.loads(back.output)["rows"] == literature
+    result = run("store", "export", str(tmp_path / "x.csv"), "--experiment", "mine", "--store", db)
+    assert result.exit_code == 1 and "goes with --format mlflow" in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_no_connection_lrrec_opens_shows_duckdb_progress_bar(tmp_path):
     """DuckDB prints a progress bar on standard output during any statement over 2 s, even into a pipe (seen in the
     output of a 100,000-run ingest on a busy machine), which would break `--json` output; every connection lrrec

@@ -70,21 +70,26 @@ def store_check(store_path: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl", "mlflow"]), default=None,
               help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
                    "back); mlflow: log the runs into the MLflow tracking server OUT.")
-@click.option("--experiment", default="lrrec", show_default=True, help="mlflow: the experiment to log into.")
-@click.option("--source", default=None, help="mlflow: only the runs of this source (e.g. lrrec, user).")
+@click.option("--experiment", default=None, help="mlflow: the experiment to log into (default: lrrec).")
+@click.option("--source", default=None, help="Only the runs of this source (e.g. lrrec, user, literature).")
 @store_option
-def store_export(out: str, fmt: str | None, experiment: str, source: str | None, store_path: str | None) -> None:
+def store_export(out: str, fmt: str | None, experiment: str | None, source: str | None,
+                 store_path: str | None) -> None:
     """Export every run (with its curves) to OUT in the interchange format, or into an MLflow tracking server."""
     from lrrec.store.store import export_format
 
     if fmt == "mlflow":
         from lrrec.store.mlflow_runs import export_mlflow
 
+        experiment = experiment or "lrrec"
         count = export_mlflow(open_cli_store(store_path, reading=True), out, experiment, source)
         click.echo(f"logged {count} runs into MLflow experiment {experiment} at {out}")
         return
+    if experiment is not None:
+        raise InvalidValueError("--experiment names an MLflow experiment: it goes with --format mlflow (a file "
+                                "export has none)")
     export_format(out, fmt)  # a bad destination is named before the store is opened
-    count = open_cli_store(store_path, reading=True).export(out, fmt)
+    count = open_cli_store(store_path, reading=True).export(out, fmt, source)
     click.echo(f"exported {count} runs to {out}")
 
 

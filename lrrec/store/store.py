@@ -357,16 +357,15 @@ class Store:
                              by_family=grouped("s.family"), by_status=grouped("r.status"),
                              stale_runs=len(stale_runs(con)))
 
-    def export(self, out: str | os.PathLike[str], fmt: str | None = None) -> int:
-        """Write every run as interchange rows (curves nested) to `out` as parquet, csv or jsonl.
-
-        The format is `fmt`, else the one `out`'s suffix names (see `export_format`).
-        """
+    def export(self, out: str | os.PathLike[str], fmt: str | None = None, source: str | None = None) -> int:
+        """Write every run (of `source`, if given) as interchange rows (curves nested) to `out` as parquet, csv or
+        jsonl; returns how many. The format is `fmt`, else the one `out`'s suffix names (see `export_format`)."""
         option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[
             export_format(out, fmt)]
+        where, params = _filters({"source": source})
         with self.transaction(write=False) as con:
-            con.execute(f"COPY ({_EXPORT_SQL}) TO ? ({option})", [str(out)])
-            return count_of(con, "SELECT count(*) FROM runs")
+            con.execute(f"COPY (SELECT * FROM ({_EXPORT_SQL}) {where}) TO ? ({option})", [*params, str(out)])
+            return int(con.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0])  # type: ignore[index]
 
     def export_rows(self, source: str | None = None) -> list[dict[str, Any]]:
         """Every run (of `source`, if given) as an interchange row, its curve nested, JSON columns as data."""
