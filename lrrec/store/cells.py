@@ -94,6 +94,15 @@ class ExperienceReader(Protocol):
         """The scored cells of those tasks (`CELL_COLUMNS`, in key order)."""
 
 
+def read_summaries(con: duckdb.DuckDBPyConnection, facts: Mapping[str, tuple[str, str, bool]]
+                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every task's best cells per comparison group and shape, and its warmup gains (`summary_sql`), given the
+    facts of `ExperienceReader.configs`."""
+    parameters = facts_parameters(facts)
+    bests, gains = (con.execute(sql, parameters).fetchall() for sql in summary_sql())
+    return bests, gains
+
+
 def facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[Any]]:
     """The query parameters of `summary_sql`: the facts of `ExperienceReader.configs` as four columns (configs in
     id order), and each config's place in that order."""

@@ -37,7 +37,7 @@ from lrrec.store.access import (
     second_connection,
     transaction_on,
 )
-from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, facts_parameters, summary_sql
+from lrrec.store.cells import CELL_COLUMNS, KEY_ORDER, ExperienceReader, read_summaries
 from lrrec.store.interchange import TABLE_SUFFIXES, RunRecord
 from lrrec.store.run import Run
 from lrrec.store.schema import SCHEMA_VERSION, migrate, schema_version
@@ -58,13 +58,6 @@ LEFT JOIN (SELECT run_id, to_json(list(struct_pack(step, epoch, lr, train_loss, 
 ORDER BY r.created_at, r.run_id
 """
 _CELLS_SQL = f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE score IS NOT NULL {{near}} ORDER BY {KEY_ORDER}"
-
-
-def _summaries(con: duckdb.DuckDBPyConnection, facts: Mapping[str, tuple[str, str, bool]]
-               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Every task's best cells per comparison group and shape, and its warmup gains (`cells.summary_sql`)."""
-    parameters = facts_parameters(facts)
-    return tuple(con.execute(sql, parameters).fetchall() for sql in summary_sql())  # type: ignore[return-value]
 
 
 def default_store_path() -> Path:
@@ -292,7 +285,7 @@ class Store:
                 return ExperienceRows(con.execute(tasks_sql).fetchall(), schedules,
                                       cells=con.execute(_CELLS_SQL.format(near="")).fetchall())
             with ThreadPoolExecutor(1) as pool, second_connection(con) as other:
-                summaries = pool.submit(_summaries, other, reader.configs(schedules))
+                summaries = pool.submit(read_summaries, other, reader.configs(schedules))
                 tasks = con.execute(tasks_sql).fetchall()
                 scored = {task_id for (task_id,) in con.execute(
                     "SELECT DISTINCT task_id FROM cells WHERE score IS NOT NULL").fetchall()}
