@@ -138,7 +138,11 @@ def duckdb_connection(database: str = ":memory:", read_only: bool = False,
     """Every DuckDB connection lrrec opens: never the network, and no progress bar (DuckDB prints one on standard
     output during any query over 2 s, into `lrrec ingest --json` output)."""
     con = duckdb.connect(database, read_only=read_only, config={**_CONFIG, **config})
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
