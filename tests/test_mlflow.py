@@ -151,3 +151,22 @@ def test_an_mlruns_folder_ingests_through_the_client(tmp_path, monkeypatch):
     (run,) = open_store(store).runs(source="mlflow")
     assert run["final_metric"] == pytest.approx(final) and len(open_store(store).curves(run["run_id"])) == EPOCHS
 
+
+def test_export_logs_into_an_existing_mlruns_folder_once(tmp_path, monkeypatch):
+    """An `mlruns` folder that exists already (a user's own file store) takes the export; a second export of the
+    same runs logs none again, and a file export into a folder is a one-line error."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlruns = tmp_path / "mlruns"
+    client = mlflow.tracking.MlflowClient(str(mlruns))
+    log_foreign_run(client, client.create_experiment("digits"), "cosine", 0.1)
+    store = str(tmp_path / "s.duckdb")
+    logged = len(open_store(store).runs(source="literature"))  # a new store: the bundled literature results
+    source = ["--source", "literature", "--store", store]
+    first = invoke("store", "export", str(mlruns), "--format", "mlflow", *source)
+    assert first.exit_code == 0 and f"logged {logged} runs" in first.output
+    again = invoke("store", "export", str(mlruns), "--format", "mlflow", *source)
+    assert again.exit_code == 0 and "logged 0 runs" in again.output
+    assert client.get_experiment_by_name("digits") is not None
+    (tmp_path / "runs.csv").mkdir()
+    result = invoke("store", "export", str(tmp_path / "runs.csv"), "--store", store)
+    assert result.exit_code == 1 and "runs.csv is a folder: name the file to write" in result.output

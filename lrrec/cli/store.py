@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from lrrec.cli.common import LrrecGroup, emit_json, json_option, open_cli_store, store_option
@@ -66,7 +68,7 @@ def store_check(store_path: str | None, as_json: bool) -> None:
 
 
 @store.command("export")
-@click.argument("out", type=click.Path(dir_okay=False))
+@click.argument("out")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl", "mlflow"]), default=None,
               help="File format of OUT (default: from its suffix; interchange rows that `lrrec ingest OUT` reads "
                    "back); mlflow: log the runs into the MLflow tracking server OUT.")
@@ -89,6 +91,8 @@ def store_export(out: str, fmt: str | None, experiment: str | None, source: str 
         raise InvalidValueError("--experiment names an MLflow experiment: it goes with --format mlflow (a file "
                                 "export has none)")
     export_format(out, fmt)  # a bad destination is named before the store is opened
+    if os.path.isdir(out):
+        raise InvalidValueError(f"{out} is a folder: name the file to write (an MLflow folder takes --format mlflow)")
     count = open_cli_store(store_path, reading=True).export(out, fmt, source)
     click.echo(f"exported {count} runs to {out}")
 
