@@ -43,3 +43,9 @@ class IngestError(LrrecError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+def brief(exc: BaseException) -> str:
+    """A foreign library's exception in one line: its type and the first line of its message (at most 200 chars)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"

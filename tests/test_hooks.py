@@ -4,7 +4,6 @@ models on scikit-learn's digits, record their epochs, and the next `lrrec.sugges
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +29,7 @@ def run_example(script: str, *args: str) -> str:
 
 def user_task(store: Path, name: str) -> TaskFingerprint:
     (row,) = [t for t in open_store(store).tasks() if t["name"] == name]
-    return TaskFingerprint.from_dict({k: v for k, v in row.items() if k not in ("task_id", "fingerprint")}
-                                     | {"input_shape": json.loads(row["input_shape"]) if row["input_shape"] else None})
+    return TaskFingerprint.from_stored(row["fingerprint"])
 
 
 def check_recorded_and_suggested(store: Path, name: str, epochs: int, metric: str, optimizer: str = "sgd") -> None:

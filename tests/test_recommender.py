@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from stores import drop_all_runs
 
 from lrrec.catalog import catalog_fingerprint
 from lrrec.cli import cli
@@ -31,10 +32,7 @@ LRS = [0.003, 0.03, 0.3]
 def trained_store(tmp_path_factory):
     """Real runs: 6 schedules x 3 LRs on three small tasks (4 epochs, population mode), nothing else."""
     store = open_store(tmp_path_factory.mktemp("rec") / "store.duckdb")
-    with store.transaction() as con:  # only this test's own runs
-        con.execute("DELETE FROM curves")
-        con.execute("DELETE FROM runs")
-        con.execute("DELETE FROM cells")
+    drop_all_runs(store)  # only this test's own runs
     sweep(store, SweepPlan(tasks=["wine/mlp", "breast_cancer/mlp", "digits/mlp"], schedules=SCHEDULES, seeds=1,
                            lr_grid=LRS, epochs=4, population=True))
     return store
@@ -99,10 +97,7 @@ def test_nothing_similar_ranks_by_the_regime_prior_with_wide_intervals_and_says_
     assert all(s.confidence == "low" and s.score_interval[1] - s.score_interval[0] > 0.3 for s in rec.suggestions)
     scores = [s.expected_score for s in rec.suggestions]
     assert scores == sorted(scores, reverse=True)
-    with open_store(tmp_path / "surfaces.duckdb").transaction() as con:
-        con.execute("DELETE FROM curves")
-        con.execute("DELETE FROM runs")
-        con.execute("DELETE FROM cells")
+    drop_all_runs(open_store(tmp_path / "surfaces.duckdb"))
     empty = suggest(store, target)  # nothing at all to learn from: the stated default
     assert "holds no comparable runs" in empty.fallback and empty.suggestions[0].config.name == "warmup_cosine"
 
@@ -194,10 +189,7 @@ def test_cli_suggest_text_shows_each_suggestion_with_its_evidence(trained_store)
 
 def test_cli_suggest_text_says_when_it_falls_back(tmp_path):
     path = tmp_path / "empty.duckdb"
-    with open_store(path).transaction() as con:
-        con.execute("DELETE FROM curves")
-        con.execute("DELETE FROM runs")
-        con.execute("DELETE FROM cells")
+    drop_all_runs(open_store(path))
     result = CliRunner().invoke(cli, ["suggest", "--dataset", "wine", "--model", "mlp", "--batch-size", "32",
                                       "--store", str(path)])
     assert result.exit_code == 0, result.output

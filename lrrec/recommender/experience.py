@@ -79,9 +79,9 @@ class Experience:
                 normalise(cells)
         self.by_task = {tid: [c for c in cells if c.score is not None] for tid, cells in by_task.items()}
         self.by_task = {tid: cells for tid, cells in self.by_task.items() if cells}
-        summed_up = {tid: cells for tid, cells in self.by_task.items() if tid not in self.summaries}
-        self.shapes = {tid: shape_results(cells) for tid, cells in summed_up.items()}
-        self.warmups = {tid: warmup_gains(cells) for tid, cells in summed_up.items()}
+        unsummarised = {tid: cells for tid, cells in self.by_task.items() if tid not in self.summaries}
+        self.shapes = {tid: shape_results(cells) for tid, cells in unsummarised.items()}
+        self.warmups = {tid: warmup_gains(cells) for tid, cells in unsummarised.items()}
         for tid, summary in self.summaries.items():
             self.shapes[tid], self.warmups[tid] = shape_results(summary.bests), summary.warmups
 

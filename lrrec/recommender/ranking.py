@@ -226,15 +226,11 @@ def _evidence(experience: Experience, weights: dict[str, float], optimizer: str,
     where the source proposed the schedule, and `cross_optimizer` for the other optimizer class (configs: only
     `optimizer`'s class, since an LR means something only for its optimizer)."""
     wanted = optimizer_class(optimizer)
-    fits: dict[tuple[int | None, bool, str], float] = {}  # few distinct budgets, flags and optimizers
 
     def fit(cell: Cell) -> float:
-        key = (cell.epochs, cell.proposed, cell.optimizer)
-        if key not in fits:
-            fits[key] = budget_weight(cell.epochs, epochs, settings.budget_scale) \
-                * (settings.proposed_weight if cell.proposed else 1.0) \
-                * (1.0 if optimizer_class(cell.optimizer) == wanted else settings.cross_optimizer)
-        return fits[key]
+        return budget_weight(cell.epochs, epochs, settings.budget_scale) \
+            * (settings.proposed_weight if cell.proposed else 1.0) \
+            * (1.0 if optimizer_class(cell.optimizer) == wanted else settings.cross_optimizer)
 
     seen = _Evidence()
     for tid, cells in experience.by_task.items():

@@ -47,12 +47,12 @@ class ScheduleLR(LRScheduler):
         reference = reference_lr(optimizer)
         if last_epoch == -1 and not math.isclose(reference, config.lr, rel_tol=1e-9):
             warnings.warn(LrOverrideWarning(
-                f"the optimizer's lr {float(reference):g} differs from the schedule's {config.lr:g}; the schedule "
+                f"the optimizer's lr {reference:g} differs from the schedule's {config.lr:g}; the schedule "
                 f"sets the LR (peak {config.lr:g}), each parameter group keeping its ratio to the optimizer's lr"),
                 stacklevel=3)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
-            group["lrrec_scale"] = group["initial_lr"] / float(reference)
+            group["lrrec_scale"] = group["initial_lr"] / reference
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float | Tensor]:  # floats; typed as torch declares it

@@ -20,10 +20,10 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -185,9 +185,9 @@ def store_error(path: Path, exc: duckdb.Error, copy: bool = False) -> StoreError
     return StoreError(f"cannot use store {path}: {reason}")
 
 
-def count_of(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+def count_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> int:
     """The whole number a one-row aggregate query (`SELECT count(*) ...`) returns."""
-    row = con.execute(sql).fetchone()
+    row = con.execute(sql, list(params)).fetchone()
     return 0 if row is None or row[0] is None else int(row[0])
 
 
@@ -316,6 +316,5 @@ def _fsync(path: Path) -> None:
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the current database and schema of `con` hold table `name` (the catalog, not information_schema,
     which is slower to read)."""
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = "
-                      "current_database() AND schema_name = current_schema()", [name]).fetchone()
-    return bool(row and row[0])
+    return count_of(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = "
+                         "current_database() AND schema_name = current_schema()", [name]) > 0

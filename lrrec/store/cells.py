@@ -98,12 +98,12 @@ def read_summaries(con: duckdb.DuckDBPyConnection, facts: Mapping[str, tuple[str
                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Every task's best cells per comparison group and shape, and its warmup gains (`summary_sql`), given the
     facts of `ExperienceReader.configs`."""
-    parameters = facts_parameters(facts)
+    parameters = _facts_parameters(facts)
     bests, gains = (con.execute(sql, parameters).fetchall() for sql in summary_sql())
     return bests, gains
 
 
-def facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[Any]]:
+def _facts_parameters(facts: Mapping[str, tuple[str, str, bool]]) -> list[list[Any]]:
     """The query parameters of `summary_sql`: the facts of `ExperienceReader.configs` as four columns (configs in
     id order), and each config's place in that order."""
     ids = sorted(facts)
@@ -125,7 +125,7 @@ def summary_sql() -> tuple[str, str]:
     """Two queries over every task's scored cells, a summary of each task that is all the prior needs: each (task,
     comparison group, shape)'s best cell (the highest score, then the first in key order, as the recommender picks
     it), in key order; and per (task, group, schedule without warmup) that ran with and without one: (task_id,
-    optimizer, best score with - best score without). Parameters: `facts_parameters`."""
+    optimizer, best score with - best score without). Parameters: `_facts_parameters`."""
     first = "(score, -place, direction = 'max')"  # then config_id, direction ascending; the row id of the pick
     bests = (f"{_SUMMARISED}, best AS (SELECT arg_max(cell, {first}) AS cell FROM scored GROUP BY {_GROUP}, shape) "
              f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE rowid IN (SELECT cell FROM best) ORDER BY {KEY_ORDER}")

@@ -8,7 +8,6 @@ from typing import Any
 
 from lrrec.store.access import StoreDamagedError, check_store_file, count_of
 from lrrec.store.cells import stale_cells_sql
-from lrrec.store.schema import CELLS_VERSION, schema_version
 from lrrec.store.store import Store, require_existing
 
 TABLES = ("meta", "tasks", "schedules", "runs", "curves", "cells")
@@ -47,13 +46,7 @@ def check_store(path: str | Path) -> StoreCheck:
     check_store_file(path)
     store = Store(path)
     result = StoreCheck(str(path))
-    try:  # a store an earlier lrrec made lacks the later tables
-        with store.transaction(write=False) as con:
-            version = schema_version(con)
-    except StoreDamagedError:  # the table reads below say what is damaged
-        version = CELLS_VERSION
-    tables = TABLES if version >= CELLS_VERSION else TABLES[:-1]
-    for table in tables:
+    for table in TABLES:  # (an older store is migrated, on a copy, by the first transaction)
         try:
             with store.transaction(write=False) as con:
                 result.rows[table] = count_of(con, f"SELECT count(*), sum(hash(t)) FROM {table} t")
@@ -66,8 +59,6 @@ def check_store(path: str | Path) -> StoreCheck:
         return result
     with store.transaction(write=False) as con:
         for what, sql in _CROSS_CHECKS.items():
-            if "cells" in sql and version < CELLS_VERSION:
-                continue
             if count := count_of(con, sql):
                 result.problems.append(f"{count} {what}")
         result.runs_with_curves = count_of(con, "SELECT count(DISTINCT run_id) FROM curves")

@@ -258,7 +258,7 @@ class _Columns:
             FROM (SELECT v.*, coalesce(n_best_metric, CASE WHEN direction = 'max'
                       THEN greatest(n_final_metric, a.top) ELSE least(n_final_metric, a.bottom) END) AS best,
                   coalesce(a.curves, '[]') AS curves, coalesce(n_lr, 0.1) AS lr_used,
-                  prefix || coalesce(n_lr, 0.1)::VARCHAR || suffix AS config,
+                  prefix || lr_used::VARCHAR || suffix AS config,
                   coalesce(a._bad, false) OR v._row IN (SELECT _row FROM cbad) AS p_bad,
                   coalesce(a.outside, false) AS outside FROM v LEFT JOIN agg a USING (_row)))""",
                          [self.parser.source, self.where, utc_now()])

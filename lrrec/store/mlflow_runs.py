@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from lrrec.errors import IngestError, InvalidValueError, LrrecError, StoreError
+from lrrec.errors import IngestError, InvalidValueError, LrrecError, StoreError, brief
 from lrrec.schedules import ScheduleConfig
 from lrrec.store.scalar_runs import WHOLE_SETTINGS, Scalars, scalar_run_row
 
@@ -35,22 +35,29 @@ _FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 def read_mlflow(uri: str) -> Iterator[tuple[str, Any]]:
     """Yield `(uri#experiment/run, interchange row)` for every ended run the tracking store holds."""
-    with _file_store_allowed():
+    with _mlflow_settings():
         yield from _read(uri)
 
 
+_QUICK_FAILURE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
 @contextlib.contextmanager
-def _file_store_allowed() -> Iterator[None]:
-    """Let the mlflow client read an `mlruns` folder (MLflow 3 refuses its file store unless asked)."""
-    before = os.environ.get(_FILE_STORE)
-    os.environ[_FILE_STORE] = "true"
+def _mlflow_settings() -> Iterator[None]:
+    """While lrrec talks to MLflow, and only then: its file store allowed (MLflow 3 refuses to read or write an
+    `mlruns` folder unless asked), and, unless the user set them, one retry and a 20 s timeout (MLflow retries an
+    unreachable server for minutes by default)."""
+    wanted = {**{k: v for k, v in _QUICK_FAILURE.items() if k not in os.environ}, _FILE_STORE: "true"}
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(_FILE_STORE, None)
-        else:
-            os.environ[_FILE_STORE] = before
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _read(uri: str) -> Iterator[tuple[str, Any]]:
@@ -58,7 +65,7 @@ def _read(uri: str) -> Iterator[tuple[str, Any]]:
     try:
         experiments = client.search_experiments()
     except Exception as exc:  # noqa: BLE001 - a foreign service: report it in one line, never crash
-        raise IngestError(f"{uri}: not a reachable MLflow tracking store ({_brief(exc)}); nothing was ingested"
+        raise IngestError(f"{uri}: not a reachable MLflow tracking store ({brief(exc)}); nothing was ingested"
                           ) from None
     for experiment in experiments:
         for run in _runs(client, experiment.experiment_id):
@@ -71,7 +78,7 @@ def _read(uri: str) -> Iterator[tuple[str, Any]]:
             except LrrecError as exc:
                 yield where, exc
             except (TypeError, ValueError, LookupError, AttributeError) as exc:  # a shape no check foresaw
-                yield where, InvalidValueError(f"not a readable MLflow run ({_brief(exc)})")
+                yield where, InvalidValueError(f"not a readable MLflow run ({brief(exc)})")
 
 
 def _client(uri: str) -> Any:
@@ -79,15 +86,7 @@ def _client(uri: str) -> Any:
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise IngestError("MLflow needs the mlflow package: pip install 'lrrec[mlflow]'") from None
-    # MLflow retries an unreachable server for minutes by default: fail within seconds unless the user chose
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     return MlflowClient(tracking_uri=uri)
-
-
-def _brief(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
@@ -151,7 +150,7 @@ def _own_curve(series: Scalars, metric: str) -> list[dict[str, Any]]:
 def export_mlflow(store: Store, uri: str, experiment: str = "lrrec", source: str | None = None) -> int:
     """Log every ended run of `store` (of `source`, if given) into `experiment` at `uri` (a tracking server, or
     an `mlruns` folder); runs exported before are skipped. Returns how many were logged."""
-    with _file_store_allowed():
+    with _mlflow_settings():
         return _export(store, _client(uri), uri, experiment, source)
 
 
@@ -161,7 +160,7 @@ def _export(store: Store, client: Any, uri: str, experiment: str, source: str | 
         experiment_id = found.experiment_id if found else client.create_experiment(experiment)
         done = {run.data.tags.get(ID_TAG) for run in _runs(client, experiment_id)}
     except Exception as exc:  # noqa: BLE001 - a foreign service: report it in one line, never crash
-        raise StoreError(f"{uri}: cannot reach the MLflow tracking server ({_brief(exc)}); nothing was exported"
+        raise StoreError(f"{uri}: cannot reach the MLflow tracking server ({brief(exc)}); nothing was exported"
                          ) from None
     logged = 0
     for row in store.export_rows(source):

@@ -48,10 +48,11 @@ def library_versions() -> dict[str, str]:
 class Run:
     """A live run. Create it with `Store.start_run`; log with `log_metrics`; end by leaving the `with` block."""
 
-    def __init__(self, store: Store, run_id: str, metric_name: str, direction: str, target_value: float | None,
-                 flush_interval_s: float) -> None:
+    def __init__(self, store: Store, run_id: str, task_id: str, metric_name: str, direction: str,
+                 target_value: float | None, flush_interval_s: float) -> None:
         self.store = store
         self.run_id = run_id
+        self.task_id = task_id
         self.metric_name = metric_name
         self.direction = direction
         self.target_value = target_value
@@ -85,7 +86,8 @@ class Run:
         row = {k: v for k, v in row.items() if v is not None}
         record = RowParser(source).parse({**row, "source_ref": source_ref}, "")
         store.begin_run(record)
-        return cls(store, record.run_id, metric_name, record.values["direction"], target_value, flush_interval_s)
+        return cls(store, record.run_id, record.task.task_id, metric_name, record.values["direction"], target_value,
+                   flush_interval_s)
 
     # -- logging -----------------------------------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float], step: int, epoch: float | None = None) -> None:
@@ -148,8 +150,7 @@ class Run:
                         [status, final, best_of(self._values, self.direction), self._time_to_target,
                          self._step_to_target, time.monotonic() - self._started, note, self.run_id])
             con.execute("DELETE FROM run_owners WHERE run_id = ?", [self.run_id])
-            refresh_cells(con, [task_id for (task_id,) in con.execute("SELECT task_id FROM runs WHERE run_id = ?",
-                                                                      [self.run_id]).fetchall()])
+            refresh_cells(con, [self.task_id])
         self._pending = []
         self.status = status
 

@@ -302,7 +302,7 @@ class Store:
                                  WHERE lower(t.dataset) = lower(?) AND lower(t.model) = lower(?)
                                  GROUP BY t.task_id, t.fingerprint ORDER BY count(r.run_id) DESC, t.task_id LIMIT 1""",
                               [dataset, model]).fetchone()
-        return None if row is None else TaskFingerprint.from_dict(json.loads(row[0]))
+        return None if row is None else TaskFingerprint.from_stored(row[0])
 
     def run_ids(self, keys: Sequence[tuple[str, str, str]], limit: int = 3) -> dict[tuple[str, str, str], list[str]]:
         """Per (task_id, config_id, metric_name): the ids of its first `limit` runs, in one query."""
@@ -358,7 +358,7 @@ class Store:
         where, params = _filters({"source": source})
         with self.transaction(write=False) as con:
             con.execute(f"COPY (SELECT * FROM ({_EXPORT_SQL}) {where}) TO ? ({option})", [*params, str(out)])
-            return int(con.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0])  # type: ignore[index]
+            return count_of(con, f"SELECT count(*) FROM runs {where}", params)
 
     def export_rows(self, source: str | None = None) -> list[dict[str, Any]]:
         """Every run (of `source`, if given) as an interchange row, its curve nested, JSON columns as data."""

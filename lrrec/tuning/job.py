@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrrec.errors import InvalidValueError
+from lrrec.errors import InvalidValueError, brief
 from lrrec.schedules import get_spec, list_specs
 from lrrec.tuning.heartbeats import TRIAL_HEARTBEAT_S
 
@@ -52,6 +52,8 @@ class TuneJob:
         from lrrec.store.store import chosen_store_path
 
         schedules = resolve_schedules(schedule, families)
+        if storage is not None:
+            check_storage_url(storage)  # before any store or folder is made
         study = study or f"lrrec-{task.replace('/', '-').replace(':', '-')}-{schedule or families or 'all'}"
         folder = Path(out or f"tune-{study}")
         return cls(task, schedules, storage or str(folder / "study.journal"), study,
@@ -106,7 +108,7 @@ def open_storage(url: str, heartbeat_s: int | None = None) -> Any:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, **beats)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many ways to fail on a URL
-            raise InvalidValueError(f"--storage {url}: cannot open it ({type(exc).__name__}: {exc}); check the "
+            raise InvalidValueError(f"--storage {url}: cannot open it ({brief(exc)}); check the "
                                     f"URL and install its driver (e.g. pip install 'psycopg[binary]')") from None
     check_storage_url(url)
     Path(url).parent.mkdir(parents=True, exist_ok=True)
